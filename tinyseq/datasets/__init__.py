@@ -1,0 +1,3 @@
+"""Ready-to-use datasets with a Keras-compatible API (pure numpy)."""
+
+from . import imdb

@@ -1,0 +1,406 @@
+"""Primitive ops: each forward on numpy arrays, with its backward written right beside it.
+
+An op is a plain function decorated with `@primitive`. It receives the input tensors' numpy
+arrays (plus any non-tensor arguments) and returns its output array and a `backward(grad)`
+closure that returns one gradient per input tensor. The decorator does the rest once for all
+ops: turning Python numbers into constants of the right dtype, refusing mixed dtypes, naming
+the op in shape errors, and recording the graph node. A backward may return a gradient in
+the broadcast output shape: the engine (`tensor.backward`) sums it down to the input's shape.
+
+Composite functions built from these (softmax, logsumexp, ...) live in `tinyseq.functional`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .tensor import ShapeError, Tensor, make_node
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",
+           "relu", "abs", "maximum", "minimum", "clip", "where", "matmul", "sum", "mean", "max",
+           "reshape", "transpose", "getitem", "concat", "stack", "split", "embedding", "astype"]
+
+
+def _lift(inputs, op):
+    """Turn non-tensor inputs into constants of the tensor inputs' dtype; refuse mixed dtypes."""
+    reference = next((x for x in inputs if isinstance(x, Tensor)), None)
+    dtype = np.float32 if reference is None else reference.data.dtype
+    tensors = tuple(x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=dtype)) for x in inputs)
+    for t in tensors:
+        if t.data.dtype != dtype:
+            raise TypeError(f"{op}: inputs have different dtypes {', '.join(str(t.dtype) for t in tensors)}; "
+                            f"convert one explicitly with .astype(...)")
+    return tensors
+
+
+def primitive(arity=1):
+    """Make an op from `forward(*arrays, *args, **kwargs) -> (output, backward)`.
+
+    The first `arity` positional arguments are tensors (arity=None: the first argument is a
+    sequence of tensors, as for concat); the rest are passed through unchanged.
+    """
+    def decorate(forward):
+        name = forward.__name__
+
+        @functools.wraps(forward)
+        def op(*args, **kwargs):
+            if arity is None:
+                inputs, rest = _lift(tuple(args[0]), name), args[1:]
+                arrays = ([t.data for t in inputs],)
+            else:
+                inputs, rest = args[:arity], args[arity:]
+                if inputs.__class__ is not tuple or any(x.__class__ is not Tensor for x in inputs):
+                    inputs = _lift(inputs, name)
+                elif arity == 2 and inputs[0].data.dtype != inputs[1].data.dtype:
+                    inputs = _lift(inputs, name)  # raises the dtype error
+                arrays = [t.data for t in inputs]
+            try:
+                out, backward = forward(*arrays, *rest, **kwargs)
+            except ShapeError:
+                raise
+            except ValueError as error:  # numpy's broadcasting / reshape errors
+                shapes = " and ".join(str(t.shape) for t in inputs)
+                raise ShapeError(f"{name}: cannot apply to shapes {shapes}: {error}") from None
+            return make_node(out, inputs, backward, name)
+        return op
+    return decorate
+
+
+# ---- element-wise arithmetic (broadcasting; the engine reduces the gradients) -------------
+@primitive(2)
+def add(a, b):
+    """a + b, element-wise with broadcasting."""
+    return a + b, lambda g: (g, g)
+
+
+@primitive(2)
+def sub(a, b):
+    """a - b, element-wise with broadcasting."""
+    return a - b, lambda g: (g, -g)
+
+
+@primitive(2)
+def mul(a, b):
+    """a * b, element-wise with broadcasting."""
+    return a * b, lambda g: (g * b, g * a)
+
+
+@primitive(2)
+def div(a, b):
+    """a / b, element-wise with broadcasting."""
+    return a / b, lambda g: (g / b, -g * a / (b * b))
+
+
+@primitive(1)
+def neg(a):
+    """-a."""
+    return -a, lambda g: (-g,)
+
+
+@primitive(1)
+def pow(a, exponent):
+    """a ** exponent for a Python number `exponent` (tensor ** tensor: use exp(b * log(a)))."""
+    if isinstance(exponent, Tensor) or not np.isscalar(exponent):
+        raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
+    return a ** exponent, lambda g: (g * exponent * a ** (exponent - 1),)
+
+
+# ---- element-wise functions -----------------------------------------------------------
+@primitive(1)
+def exp(a):
+    """e ** a."""
+    out = np.exp(a)
+    return out, lambda g: (g * out,)
+
+
+@primitive(1)
+def log(a):
+    """Natural logarithm."""
+    return np.log(a), lambda g: (g / a,)
+
+
+@primitive(1)
+def sqrt(a):
+    """Square root."""
+    out = np.sqrt(a)
+    return out, lambda g: (g * 0.5 / out,)
+
+
+@primitive(1)
+def tanh(a):
+    """Hyperbolic tangent; its derivative is 1 - tanh²."""
+    out = np.tanh(a)
+    return out, lambda g: (g * (1 - out * out),)
+
+
+@primitive(1)
+def sigmoid(a):
+    """Logistic function 1 / (1 + e^-a), computed without overflow for any a."""
+    # e^-|a| is never larger than 1, so neither branch can overflow.
+    small = np.exp(-np.abs(a))
+    out = np.where(a >= 0, 1 / (1 + small), small / (1 + small))
+    return out, lambda g: (g * out * (1 - out),)
+
+
+@primitive(1)
+def relu(a):
+    """max(a, 0)."""
+    return np.maximum(a, 0), lambda g: (g * (a > 0),)
+
+
+@primitive(1)
+def abs(a):
+    """|a| (gradient 0 at 0)."""
+    return np.abs(a), lambda g: (g * np.sign(a),)
+
+
+@primitive(2)
+def maximum(a, b):
+    """Element-wise maximum; at ties the gradient goes to `a`."""
+    a_wins = a >= b
+    return np.where(a_wins, a, b), lambda g: (g * a_wins, g * ~a_wins)
+
+
+@primitive(2)
+def minimum(a, b):
+    """Element-wise minimum; at ties the gradient goes to `a`."""
+    a_wins = a <= b
+    return np.where(a_wins, a, b), lambda g: (g * a_wins, g * ~a_wins)
+
+
+@primitive(1)
+def clip(a, low=None, high=None):
+    """Limit values to [low, high]; the gradient is zero where a value was clipped."""
+    inside = np.ones(a.shape, dtype=bool)
+    if low is not None:
+        inside &= a >= low
+    if high is not None:
+        inside &= a <= high
+    return np.clip(a, low, high), lambda g: (g * inside,)
+
+
+@primitive(2)
+def _where(a, b, condition):
+    condition = np.asarray(condition, dtype=bool)
+    return np.where(condition, a, b), lambda g: (g * condition, g * ~condition)
+
+
+def where(condition, x, y):
+    """Pick x where `condition` (a boolean array, not differentiated) holds, else y."""
+    return _where(x, y, condition=np.asarray(condition))
+
+
+@primitive(1)
+def astype(a, dtype):
+    """Convert to another floating dtype; the gradient is converted back."""
+    return a.astype(dtype), lambda g: (g.astype(a.dtype),)
+
+
+# ---- matrix product ------------------------------------------------------------------
+@primitive(2)
+def matmul(a, b):
+    """Matrix product of 2-D or batched (..., n, k) @ (..., k, m) tensors; batch dims broadcast."""
+    if a.ndim < 2 or b.ndim < 2:
+        raise ShapeError(f"matmul: both operands need at least 2 dimensions, got shapes {a.shape} and "
+                         f"{b.shape}; reshape a vector to (1, n) or (n, 1)")
+    if a.shape[-1] != b.shape[-2]:
+        raise ShapeError(f"matmul: cannot multiply shapes {a.shape} and {b.shape}: the inner "
+                         f"dimensions {a.shape[-1]} and {b.shape[-2]} differ")
+    return a @ b, lambda g: (g @ b.swapaxes(-1, -2), a.swapaxes(-1, -2) @ g)
+
+
+# ---- reductions ----------------------------------------------------------------------
+def _unreduce(g, shape, axis, keepdims):
+    """Broadcast a reduction's gradient back to the input's shape."""
+    if not keepdims and axis is not None:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+@primitive(1)
+def sum(a, axis=None, keepdims=False):
+    """Sum over `axis` (an int, a tuple, or None for all)."""
+    return a.sum(axis=axis, keepdims=keepdims), lambda g: (_unreduce(g, a.shape, axis, keepdims),)
+
+
+@primitive(1)
+def mean(a, axis=None, keepdims=False):
+    """Mean over `axis` (an int, a tuple, or None for all)."""
+    out = a.mean(axis=axis, keepdims=keepdims)
+    count = a.size // max(out.size, 1)
+    return out, lambda g: (_unreduce(g / count, a.shape, axis, keepdims),)
+
+
+@primitive(1)
+def max(a, axis=None, keepdims=False):
+    """Maximum over `axis`; tied maxima share the gradient equally."""
+    top = a.max(axis=axis, keepdims=True)
+    winners = a == top
+    out = top if keepdims else (top.reshape(()) if axis is None else np.squeeze(top, axis))
+
+    def backward(g):
+        share = winners / winners.sum(axis=axis, keepdims=True)
+        return (_unreduce(g, a.shape, axis, keepdims) * share,)
+    return out, backward
+
+
+# ---- shape ---------------------------------------------------------------------------
+@primitive(1)
+def reshape(a, shape):
+    """Same values, new shape (one dimension may be -1)."""
+    return a.reshape(shape), lambda g: (g.reshape(a.shape),)
+
+
+@primitive(1)
+def transpose(a, axes=None):
+    """Permute the axes (reverse them when `axes` is None)."""
+    inverse = None if axes is None else np.argsort(axes)
+    return a.transpose(axes), lambda g: (g.transpose(inverse),)
+
+
+def _is_basic(index):
+    """Whether an index is made of ints, slices, None and Ellipsis only (no repeats possible)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+@primitive(1)
+def getitem(a, index):
+    """a[index] with numpy's indexing; repeated integer indices accumulate their gradients."""
+    try:
+        out = a[index]
+    except IndexError as error:
+        raise IndexError(f"getitem: {error} (tensor shape {a.shape}, index {index!r})") from None
+
+    def backward(g):
+        full = np.zeros_like(a)
+        if _is_basic(index):
+            full[index] = g
+        else:
+            np.add.at(full, index, g)
+        return (full,)
+    return out, backward
+
+
+@primitive(None)
+def _concat(arrays, axis=0):
+    _check_same_shapes(arrays, "concat", except_axis=axis)
+    ends = np.cumsum([x.shape[axis] for x in arrays])[:-1]
+    return np.concatenate(arrays, axis=axis), lambda g: tuple(np.split(g, ends, axis=axis))
+
+
+@primitive(None)
+def _stack(arrays, axis=0):
+    _check_same_shapes(arrays, "stack")
+    out = np.stack(arrays, axis=axis)
+    return out, lambda g: tuple(np.moveaxis(g, axis, 0))
+
+
+def _check_same_shapes(arrays, op, except_axis=None):
+    if not arrays:
+        raise ValueError(f"{op}: needs at least one tensor")
+    shapes = [list(x.shape) for x in arrays]
+    if except_axis is not None:
+        for shape in shapes:
+            if not -len(shape) <= except_axis < len(shape):
+                raise ShapeError(f"{op}: axis {except_axis} is out of range for shape {tuple(shape)}")
+            shape[except_axis] = None
+    if any(shape != shapes[0] for shape in shapes):
+        raise ShapeError(f"{op}: shapes {', '.join(str(x.shape) for x in arrays)} do not match"
+                         + (f" outside axis {except_axis}" if except_axis is not None else ""))
+
+
+def concat(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    return _concat(list(tensors), axis)
+
+
+def stack(tensors, axis=0):
+    """Join same-shape tensors along a new axis."""
+    return _stack(list(tensors), axis)
+
+
+def split(x, sections, axis=-1):
+    """Split into `sections` equal parts (an int) or at the given indices (a list), as np.split.
+
+    Built from getitem, so each part's gradient flows back into its slice of `x`.
+    """
+    length = x.shape[axis]
+    if isinstance(sections, int):
+        if sections <= 0 or length % sections:
+            raise ShapeError(f"split: cannot split axis {axis} of size {length} into {sections} equal parts")
+        bounds = list(range(0, length + 1, length // sections))
+    else:
+        bounds = [0, *sections, length]
+    prefix = (slice(None),) * (axis % x.ndim)
+    return [getitem(x, prefix + (slice(start, stop),)) for start, stop in zip(bounds, bounds[1:])]
+
+
+# ---- embedding lookup ------------------------------------------------------------------
+@primitive(1)
+def embedding(weight, ids):
+    """Gather rows: `weight[ids]` for an integer array `ids` of any shape.
+
+    Every id must lie in [0, vocabulary size); anything else raises IndexError naming the id,
+    its position and the vocabulary size (nothing wraps around, unlike numpy's negatives).
+    The backward sums the gradients of repeated ids with one sort and `np.add.reduceat`,
+    several times faster than `np.add.at` (see benchmarks/embedding_backward.py).
+    """
+    ids = np.asarray(ids)
+    vocabulary = weight.shape[0]
+    if ids.dtype.kind not in "iu":
+        if ids.size and not np.array_equal(ids, np.round(ids)):
+            raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+        ids = ids.astype(np.int64)
+    bad = (ids < 0) | (ids >= vocabulary)
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise IndexError(f"embedding: id {ids[position]} at position {position} is outside the "
+                         f"vocabulary of size {vocabulary} (valid ids: 0..{vocabulary - 1})")
+
+    def backward(g):
+        return (scatter_add_rows(g.reshape(-1, weight.shape[1]), ids.reshape(-1), vocabulary),)
+    return weight[ids], backward
+
+
+def scatter_add_rows(rows, ids, num_rows):
+    """Return an array of `num_rows` rows where row r is the sum of `rows[i]` over ids[i] == r."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    out = np.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
+    if len(ids):
+        out[sorted_ids[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out
+
+
+# ---- the same ops as Tensor operators and methods ----------------------------------------
+def _reshape_method(self, *shape):
+    return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+
+def _transpose_method(self, *axes):
+    return transpose(self, (axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes) or None)
+
+
+def _pow_method(self, exponent):
+    if isinstance(exponent, Tensor):
+        raise TypeError("pow: the exponent must be a Python number; for tensor exponents write exp(b * log(a))")
+    return pow(self, exponent)
+
+
+for _name, _method in {
+    "__add__": add, "__radd__": lambda self, other: add(other, self),
+    "__sub__": sub, "__rsub__": lambda self, other: sub(other, self),
+    "__mul__": mul, "__rmul__": lambda self, other: mul(other, self),
+    "__truediv__": div, "__rtruediv__": lambda self, other: div(other, self),
+    "__matmul__": matmul, "__rmatmul__": lambda self, other: matmul(other, self),
+    "__pow__": _pow_method, "__neg__": neg, "__getitem__": getitem,
+    "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "abs": abs, "clip": clip, "matmul": matmul, "sum": sum, "mean": mean, "max": max,
+    "reshape": _reshape_method, "transpose": _transpose_method, "astype": astype,
+    "T": property(lambda self: transpose(self)),
+}.items():
+    setattr(Tensor, _name, _method)

@@ -1,0 +1,3 @@
+"""Data preprocessing utilities (pure numpy), mirroring ``keras.preprocessing``."""
+
+from . import sequence
