@@ -47,7 +47,7 @@ def gradcheck(fn, *inputs, eps=1e-6, rtol=1e-6, atol=1e-8, seed=0, raise_on_fail
 
     Every input (a Tensor or array-like) is copied to a float64 leaf that requires grad. For a
     non-scalar output the checked quantity is sum(output * R) for a fixed random R, so every
-    output element counts.
+    output element counts; a one-element output is checked as it is.
 
     Args:
         fn: a function of tensors returning a tensor.
@@ -66,7 +66,8 @@ def gradcheck(fn, *inputs, eps=1e-6, rtol=1e-6, atol=1e-8, seed=0, raise_on_fail
     """
     leaves = [Tensor(np.array(getattr(x, "data", x), dtype=np.float64), requires_grad=True) for x in inputs]
     output = fn(*leaves)
-    weights = np.random.default_rng(seed).standard_normal(output.shape)
+    weights = (np.ones(output.shape) if output.size == 1
+               else np.random.default_rng(seed).standard_normal(output.shape))
 
     def objective():
         with no_grad():

@@ -201,14 +201,24 @@ def astype(a, dtype):
 # ---- matrix product ------------------------------------------------------------------
 @primitive(2)
 def matmul(a, b):
-    """Matrix product of 2-D or batched (..., n, k) @ (..., k, m) tensors; batch dims broadcast."""
-    if a.ndim < 2 or b.ndim < 2:
-        raise ShapeError(f"matmul: both operands need at least 2 dimensions, got shapes {a.shape} and "
-                         f"{b.shape}; reshape a vector to (1, n) or (n, 1)")
-    if a.shape[-1] != b.shape[-2]:
+    """Matrix product as numpy's: (..., n, k) @ (..., k, m), batch dims broadcast; a 1-D
+    operand is a row (on the left) or a column (on the right) vector, dropped from the result."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    # Work on matrices; remember which vector axes to drop again.
+    a_matrix = a[None, :] if a.ndim == 1 else a
+    b_matrix = b[:, None] if b.ndim == 1 else b
+    if a_matrix.shape[-1] != b_matrix.shape[-2]:
         raise ShapeError(f"matmul: cannot multiply shapes {a.shape} and {b.shape}: the inner "
-                         f"dimensions {a.shape[-1]} and {b.shape[-2]} differ")
-    return a @ b, lambda g: (g @ b.swapaxes(-1, -2), a.swapaxes(-1, -2) @ g)
+                         f"dimensions {a_matrix.shape[-1]} and {b_matrix.shape[-2]} differ")
+
+    def backward(g):
+        g = g[..., None] if b.ndim == 1 else g
+        g = g[..., None, :] if a.ndim == 1 else g
+        grad_a = g @ b_matrix.swapaxes(-1, -2)
+        grad_b = a_matrix.swapaxes(-1, -2) @ g
+        return (grad_a[..., 0, :] if a.ndim == 1 else grad_a), (grad_b[..., 0] if b.ndim == 1 else grad_b)
+    return a @ b, backward
 
 
 # ---- reductions ----------------------------------------------------------------------
@@ -229,7 +239,7 @@ def sum(a, axis=None, keepdims=False):
 def mean(a, axis=None, keepdims=False):
     """Mean over `axis` (an int, a tuple, or None for all)."""
     out = a.mean(axis=axis, keepdims=keepdims)
-    count = a.size // max(out.size, 1)
+    count = a.size // out.size if out.size else 1
     return out, lambda g: (_unreduce(g / count, a.shape, axis, keepdims),)
 
 

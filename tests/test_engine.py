@@ -1,0 +1,211 @@
+"""The engine's contract: graph walking, accumulation, freeing, dtypes, scopes and errors."""
+
+import resource
+import warnings
+
+import numpy as np
+import pytest
+
+import tinyseq as ts
+
+
+def leaf(values, dtype=np.float64):
+    return ts.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+# ---- the graph -----------------------------------------------------------------------
+def test_reused_node_gets_the_sum_of_its_gradients():
+    a = leaf(3.0)
+    b = a + a          # b = 2a
+    c = b * b          # c = 4a², dc/da = 8a
+    c.backward()
+    assert a.grad == 24.0
+
+
+def test_diamond():
+    x = leaf([1.0, 2.0])
+    top, bottom = x * 3, ts.exp(x)
+    (top * bottom).sum().backward()       # d/dx 3x·e^x = 3e^x(1 + x)
+    np.testing.assert_allclose(x.grad, 3 * np.exp([1.0, 2.0]) * [2.0, 3.0], rtol=1e-15)
+
+
+def test_broadcast_gradients_are_reduced_to_each_input_shape():
+    a, b = leaf(np.ones((2, 3))), leaf([[1.0], [2.0]])
+    bias = leaf([10.0, 20.0, 30.0])
+    (a * b + bias).sum().backward()
+    np.testing.assert_array_equal(a.grad, [[1, 1, 1], [2, 2, 2]])
+    np.testing.assert_array_equal(b.grad, [[3], [3]])
+    np.testing.assert_array_equal(bias.grad, [2, 2, 2])
+
+
+def test_a_million_op_chain_backpropagates_without_recursion_in_bounded_memory():
+    start, weight = leaf(2.0), leaf(1.0)
+    x = start
+    for _ in range(1_000_000):
+        x = x * weight
+    peak_after_forward = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    x.backward()
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_after_forward
+    assert start.grad == 1.0 and weight.grad == 2_000_000.0  # d(2·w^N)/dw at w = 1 is 2N
+    assert grown < 300_000, f"backward raised peak memory by {grown} KiB"
+
+
+# ---- accumulation, freeing, modes -------------------------------------------------------
+def test_leaf_gradients_accumulate_across_backward_calls_until_zeroed():
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward()
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad, [4.0, 8.0])
+    w.zero_grad()
+    assert w.grad is None
+    (w * 5).sum().backward()
+    np.testing.assert_array_equal(w.grad, [5.0, 5.0])
+
+
+def test_intermediate_gradients_are_not_kept_unless_asked():
+    x = leaf([1.0, 2.0])
+    hidden, kept = x * 2, (x * 3).retain_grad()
+    (hidden + kept).sum().backward()
+    assert hidden.grad is None
+    np.testing.assert_array_equal(kept.grad, [1.0, 1.0])
+
+
+def test_second_backward_through_a_freed_graph_raises_and_retain_graph_allows_it():
+    x = leaf(2.0)
+    y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad == 8.0
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(RuntimeError, match=r"one-element tensor, but this one has shape \(2,\)"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but the tensor has shape \(2,\)"):
+        y.backward(np.ones(3))
+    y.backward(np.array([1.0, 10.0]))
+
+
+def test_backward_on_a_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (ts.tensor([1.0]) * 2).sum().backward()
+
+
+def test_no_grad_records_nothing_and_detach_cuts_the_graph():
+    x = leaf([1.0])
+    with ts.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.parents == () and ts.is_grad_enabled()
+    z = (x * 2).detach()
+    assert not z.requires_grad and z.parents == ()
+    np.testing.assert_array_equal(z.data, [2.0])
+
+
+# ---- Tensor basics ---------------------------------------------------------------------
+def test_dtypes_python_data_is_float32_float64_stays_and_ops_never_upcast():
+    assert ts.tensor([1, 2]).dtype == np.float32
+    assert ts.tensor(1.5).dtype == np.float32
+    assert ts.tensor(np.zeros(2)).dtype == np.float64
+    assert ts.tensor([1, 2], dtype="int64").dtype == np.int64
+    x = ts.tensor([0.5, 2.0], requires_grad=True)
+    results = [x + 1.0, 2.0 * x, x / 3, 1 - x, x ** 2, ts.exp(x), ts.log(x), ts.sigmoid(x), ts.tanh(x),
+               ts.sqrt(x), x @ ts.tensor([[1.0], [2.0]]), x.mean(), ts.softmax(x), x + np.ones(2)]
+    assert all(r.dtype == np.float32 for r in results)
+    sum(r.sum() for r in results).backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_mixed_dtypes_are_refused_with_a_clear_error():
+    with pytest.raises(TypeError, match="mul: inputs have different dtypes float32, float64"):
+        ts.tensor([1.0]) * ts.tensor(np.ones(1))
+
+
+def test_tensor_properties_and_conversions():
+    x = ts.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
+    assert x.numpy() is x.data and x.T.shape == (3, 2) and x.transpose(1, 0).shape == (3, 2)
+    assert x.reshape(3, 2).shape == (3, 2) and x.reshape((6,)).shape == (6,)
+    assert x.sum().item() == 21.0 and x.max(axis=1).numpy().tolist() == [3.0, 6.0]
+    assert x[1, 2].item() == 6.0 and x[:, 1].numpy().tolist() == [2.0, 5.0]
+    np.testing.assert_array_equal(x > 2.5, [[False, False, True], [True, True, True]])
+    assert (x == x).all() and isinstance(x < 1, np.ndarray)
+    assert "requires_grad=True" in repr(ts.tensor([1.0], requires_grad=True))
+    np.testing.assert_array_equal(np.ones(3) * ts.tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 3.0])  # reflected
+
+
+def test_sigmoid_is_stable_and_silent_for_huge_inputs():
+    x = ts.tensor([-1e4, -50.0, 0.0, 50.0, 1e4], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = ts.sigmoid(x)
+        y.sum().backward()
+    np.testing.assert_allclose(y.numpy(), [0.0, 1.9287498e-22, 0.5, 1.0, 1.0], rtol=1e-6)
+    assert np.isfinite(x.grad).all()
+
+
+def test_name_scopes_nest_and_tag_ops():
+    x = leaf([1.0])
+    with ts.name_scope("lstm"):
+        with ts.name_scope("forget_gate"):
+            f = ts.sigmoid(x)
+        g = f * 2
+    assert f.scope == ("lstm", "forget_gate") and g.scope == ("lstm",) and (g + 1).scope == ()
+    with pytest.raises(ValueError, match="non-empty string"):
+        with ts.name_scope(""):
+            pass
+
+
+# ---- bad input ---------------------------------------------------------------------------
+def test_matmul_shape_error_names_op_and_both_shapes():
+    with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(2, 3\) and \(4, 5\)"):
+        ts.tensor(np.ones((2, 3))) @ ts.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(3,\) and \(2, 3\)"):
+        ts.tensor(np.ones(3)) @ ts.tensor(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("op", [ts.add, ts.sub, ts.mul, ts.div, ts.maximum, ts.minimum])
+def test_elementwise_incompatible_shapes(op):
+    with pytest.raises(ValueError, match=rf"{op.__name__}: cannot apply to shapes \(2, 3\) and \(4, 5\)"):
+        op(ts.tensor(np.ones((2, 3))), ts.tensor(np.ones((4, 5))))
+
+
+def test_shape_errors_for_reshape_concat_stack_split():
+    x = ts.tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"reshape: cannot apply to shapes \(2, 3\).*size 6 into shape \(4,\)"):
+        x.reshape(4)
+    with pytest.raises(ValueError, match=r"concat: shapes \(2, 3\), \(3, 2\) do not match outside axis 0"):
+        ts.concat([x, ts.tensor(np.ones((3, 2)))])
+    with pytest.raises(ValueError, match=r"stack: shapes \(2, 3\), \(2, 2\) do not match"):
+        ts.stack([x, ts.tensor(np.ones((2, 2)))])
+    with pytest.raises(ValueError, match="split: cannot split axis -1 of size 3 into 2 equal parts"):
+        ts.split(x, 2)
+
+
+def test_index_out_of_range():
+    with pytest.raises(IndexError, match=r"getitem: index 5 is out of bounds for axis 0 with size 3"):
+        ts.tensor([1.0, 2.0, 3.0])[5]
+
+
+def test_embedding_rejects_ids_outside_the_vocabulary_naming_id_position_and_size():
+    weight = ts.tensor(np.ones((10, 2)))
+    with pytest.raises(IndexError, match=r"id 10 at position \(1, 0\) is outside the vocabulary of size 10"):
+        ts.embedding(weight, np.array([[1, 2], [10, 3]]))
+    with pytest.raises(IndexError, match=r"id -1 at position \(1,\)"):
+        ts.embedding(weight, np.array([0, -1]))
+
+
+def test_non_numeric_dtype_is_refused():
+    with pytest.raises(TypeError, match="not numeric"):
+        ts.tensor(["a", "b"])
+    with pytest.raises(TypeError, match="dtype <U1 is not numeric|not numeric"):
+        ts.tensor([1.0], dtype="U1")
+    with pytest.raises(TypeError, match="requires_grad needs a floating-point dtype"):
+        ts.tensor([1, 2], dtype="int32", requires_grad=True)
+
+
+def test_pow_needs_a_number_exponent():
+    with pytest.raises(TypeError, match="pow: the exponent must be a Python number"):
+        ts.tensor([2.0]) ** ts.tensor([2.0])

@@ -1,0 +1,505 @@
+"""IMDB movie-review sentiment dataset, built from the raw reviews.
+
+Keras ships a pre-tokenised ``imdb.npz``; this module builds the same kind of
+data itself from the raw Large Movie Review Dataset (Maas et al., 2011), so
+every step from text to integer ids is visible and reproducible. The API
+mirrors ``keras.datasets.imdb``: :func:`load_data` and :func:`get_word_index`,
+plus :func:`tokenize`, :func:`encode_text` and :func:`decode_review` to move
+between text and ids.
+
+The data
+    ``aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt``: 25,000 training and
+    25,000 test reviews, 12,500 negative (label 0) and 12,500 positive
+    (label 1) in each. Other files of the archive (``train/unsup``,
+    ``imdb.vocab``, the bag-of-words files) are not used.
+
+Review order
+    Before shuffling, each split lists its negative reviews and then its
+    positive ones, each group sorted by the numeric ``<id>`` of the file name
+    (so ``neg/2_3.txt`` comes before ``neg/10_2.txt``). :func:`load_data`
+    then shuffles each split with ``np.random.RandomState(seed)``.
+
+Tokenisation (:func:`tokenize`)
+    Text is lower-cased, the ``<br />`` line breaks of the reviews are
+    replaced by spaces, and the tokens are the runs of letters and digits,
+    with inner apostrophes kept (``"don't"``, ``"it's"``). All other
+    punctuation is dropped, and so are leading and trailing apostrophes.
+
+Word ranks and ids
+    Words are ranked by how often they occur in the 25,000 *training*
+    reviews: rank 1 is the most frequent word ('the'), ties are broken
+    alphabetically. Only words that occur in the training set get a rank.
+    As in Keras, a word of rank ``r`` is encoded as id ``r + index_from``,
+    because the small ids are reserved: 0 for padding, ``start_char`` (1)
+    to mark the start of a review and ``oov_char`` (2) for words that are
+    out of the vocabulary. Test words never seen in training are encoded as
+    ``oov_char`` (Keras's own files silently dropped them).
+
+Finding the data, in this order
+    1. the ``path`` argument, 2. the ``TINYSEQ_DATA`` environment variable,
+    3. ``aclImdb_v1.tar.gz`` or ``aclImdb/`` in the cache directory
+    (``TINYSEQ_CACHE``, default ``~/.cache/tinyseq``), 4. a download of the
+    official archive (80 MB) into the cache directory. ``path`` and
+    ``TINYSEQ_DATA`` may name a ``.tar.gz`` archive, an ``aclImdb/`` folder,
+    or a folder that contains ``aclImdb/``.
+
+Cache
+    Parsing 50,000 text files takes several seconds, so the result (the rank
+    of every token of every review, the labels and the ranked vocabulary) is
+    saved in the cache directory and reused. The cache file name depends on
+    the data's location, size and modification time (for a folder: those of
+    its ``train|test/neg|pos`` sub-folders), and on a format version.
+
+Example:
+    >>> from tinyseq.datasets import imdb
+    >>> (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=10000)
+    >>> imdb.decode_review(x_train[0][:5])
+    '<START> this review is based'
+"""
+
+import array
+import hashlib
+import json
+import os
+import re
+import sys
+import tarfile
+import tempfile
+from collections import defaultdict
+from functools import lru_cache
+from itertools import count
+from pathlib import Path
+from urllib.request import urlopen
+
+import numpy as np
+
+URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+ARCHIVE_NAME = "aclImdb_v1.tar.gz"
+ARCHIVE_SIZE = 84_125_825
+ARCHIVE_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+
+PAD_TOKEN = "<PAD>"
+START_TOKEN = "<START>"
+OOV_TOKEN = "<OOV>"
+UNKNOWN_TOKEN = "<UNK>"  # an id that stands for no word (e.g. index_from itself)
+
+# Bump when the parsing or the cache layout changes, so old caches are ignored.
+CACHE_FORMAT_VERSION = 1
+
+_LABELS = ("neg", "pos")  # label 0, label 1
+_GROUPS = [(split, label) for split in ("train", "test") for label in (0, 1)]  # the review order
+_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(neg|pos)/(\d+)_\d+\.txt$")
+_LINE_BREAK = re.compile(r"<br\s*/?>")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")  # letters/digits, joined by inner apostrophes
+
+
+def tokenize(text):
+    """Splits a review into lower-case word tokens.
+
+    The rules (see the module docstring) are the ones used to build the
+    dataset, so any text tokenised here matches the training data.
+
+    Args:
+        text: A string.
+
+    Returns:
+        A list of tokens (strings).
+
+    Example:
+        >>> tokenize("I didn't like it.<br /><br />10/10, 'Great' film!")
+        ['i', "didn't", 'like', 'it', '10', '10', 'great', 'film']
+    """
+    return _WORD.findall(_LINE_BREAK.sub(" ", text.lower()))
+
+
+def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
+              index_from=3):
+    """Loads the IMDB dataset as sequences of word ids, like ``keras.datasets.imdb.load_data``.
+
+    Each review becomes ``[start_char, id, id, ...]`` where a word of rank
+    ``r`` has id ``r + index_from`` (see the module docstring for the ranks).
+
+    Args:
+        path: The data: an ``aclImdb_v1.tar.gz`` archive, an ``aclImdb/``
+            folder or a folder containing one. ``None`` looks in
+            ``TINYSEQ_DATA``, then in the cache directory, then downloads.
+        num_words: Keep only ids below ``num_words``; other ids become
+            ``oov_char``. Since ids are ranks shifted by ``index_from``, this
+            keeps the ``num_words - index_from - 1`` most frequent words.
+            ``None`` keeps every word.
+        skip_top: Ids below ``skip_top`` also become ``oov_char``. As in
+            Keras this compares the shifted ids, so it skips the words of
+            rank below ``skip_top - index_from`` (and replaces the start
+            marker too when ``skip_top > start_char``).
+        maxlen: If given, reviews whose length, start marker included, is
+            ``>= maxlen`` are DROPPED (not truncated), exactly as Keras does.
+            To keep every review and cut long ones instead, leave ``maxlen``
+            as ``None`` and use ``tinyseq.preprocessing.sequence.pad_sequences``.
+        seed: Seed of the ``np.random.RandomState`` that shuffles the
+            training set and then the test set.
+        start_char: Id put at the start of every review; ``None`` for none.
+        oov_char: Id of out-of-vocabulary words (beyond ``num_words``, below
+            ``skip_top``, or unseen in the training set). ``None`` removes
+            those words instead.
+        index_from: Offset added to word ranks, to reserve the small ids.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: ``x`` are 1-D numpy object
+        arrays of Python lists of ints, ``y`` are int64 arrays of labels
+        (0 = negative, 1 = positive).
+
+    Raises:
+        FileNotFoundError: if ``path`` or ``TINYSEQ_DATA`` names no data.
+        RuntimeError: if the data has to be downloaded and that fails.
+        ValueError: if ``maxlen`` drops every review of a split.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = load_data(num_words=5000)
+        >>> len(x_train), x_train[0][0], int(y_train.sum())
+        (25000, 1, 12500)
+
+    Note:
+        Unlike Keras, ``num_words=None`` keeps every word: Keras then uses
+        the largest id as the bound and so turns that one word into OOV.
+    """
+    corpus = _load_corpus(path)
+    ids, lengths, kept_lengths = _encode(
+        corpus["ranks"], corpus["lengths"], num_words=num_words, skip_top=skip_top,
+        start_char=start_char, oov_char=oov_char, index_from=index_from)
+    ends = np.cumsum(kept_lengths)
+    starts = ends - kept_lengths
+    labels = corpus["labels"].astype(np.int64)
+    num_train = int(corpus["num_train"])
+
+    rng = np.random.RandomState(seed)  # one generator: train is shuffled first, then test
+    splits = []
+    for first, stop in ((0, num_train), (num_train, len(labels))):
+        order = np.arange(stop - first)
+        rng.shuffle(order)
+        order += first
+        if maxlen is not None:
+            order = order[lengths[order] < maxlen]
+        x = np.empty(len(order), dtype=object)  # filled one by one: equal lengths must not make a 2-D array
+        for row, review in enumerate(order):
+            x[row] = ids[starts[review]:ends[review]].tolist()
+        splits.append((x, labels[order]))
+
+    if maxlen is not None and not all(len(x) for x, _ in splits):
+        raise ValueError(f"After filtering for sequences shorter than maxlen={maxlen}, "
+                         "no sequence was kept. Increase maxlen.")
+    return tuple(splits)
+
+
+def get_word_index(path=None):
+    """Returns the vocabulary as a dict mapping each word to its frequency rank.
+
+    Ranks start at 1 for the most frequent word ('the') and do NOT include
+    the ``index_from`` offset of :func:`load_data`: the id of ``word`` in the
+    loaded data is ``get_word_index()[word] + index_from``.
+
+    Args:
+        path: Where the data is, as for :func:`load_data`.
+
+    Returns:
+        A new dict ``{word: rank}``.
+
+    Example:
+        >>> word_index = get_word_index()
+        >>> word_index["the"]
+        1
+    """
+    return dict(_word_ranks(_prepare(path)[1]))
+
+
+def encode_text(text, num_words=None, index_from=3, start_char=1, oov_char=2, path=None):
+    """Encodes new text exactly as :func:`load_data` encodes a review.
+
+    The text is tokenised with :func:`tokenize` and prefixed with
+    ``start_char``; unknown words and ids ``>= num_words`` become
+    ``oov_char`` (or are removed if ``oov_char`` is ``None``).
+
+    Args:
+        text: A string.
+        num_words: As in :func:`load_data`: ids ``>= num_words`` become OOV.
+        index_from: As in :func:`load_data`.
+        start_char: As in :func:`load_data`.
+        oov_char: As in :func:`load_data`.
+        path: Where the data is, as for :func:`load_data` (the word ranks
+            come from its training set).
+
+    Returns:
+        A list of ints.
+
+    Example:
+        >>> encode_text("The movie.")
+        [1, 4, 19]
+        >>> encode_text("The zzzzqx movie.", num_words=10)
+        [1, 4, 2, 2]
+    """
+    rank_of = _word_ranks(_prepare(path)[1])
+    ranks = np.array([rank_of.get(word, 0) for word in tokenize(text)], dtype=np.int64)
+    ids, _, _ = _encode(ranks, np.array([len(ranks)]), num_words=num_words, skip_top=0,
+                        start_char=start_char, oov_char=oov_char, index_from=index_from)
+    return ids.tolist()
+
+
+def decode_review(ids, index_from=3, start_char=1, oov_char=2, path=None):
+    """Turns a sequence of ids back into text.
+
+    The word of id ``i`` is the word of rank ``i - index_from``. Reserved
+    ids are shown as tokens: ``start_char`` as ``<START>``, ``oov_char`` as
+    ``<OOV>``, 0 as ``<PAD>`` and any other id with no word as ``<UNK>``.
+
+    Args:
+        ids: Sequence of ints (a list from :func:`load_data`, or a padded
+            row from ``pad_sequences``).
+        index_from: The ``index_from`` used to encode ``ids``.
+        start_char: The ``start_char`` used to encode ``ids``.
+        oov_char: The ``oov_char`` used to encode ``ids``.
+        path: Where the data is, as for :func:`load_data`.
+
+    Returns:
+        The words separated by single spaces.
+
+    Example:
+        >>> decode_review([0, 1, 4, 19, 2])
+        '<PAD> <START> the movie <OOV>'
+    """
+    words = _vocabulary(_prepare(path)[1])
+    tokens = []
+    for token_id in map(int, ids):
+        rank = token_id - index_from
+        if token_id == start_char:
+            tokens.append(START_TOKEN)
+        elif token_id == oov_char:
+            tokens.append(OOV_TOKEN)
+        elif token_id == 0:
+            tokens.append(PAD_TOKEN)
+        elif 1 <= rank <= len(words):
+            tokens.append(words[rank - 1])
+        else:
+            tokens.append(UNKNOWN_TOKEN)
+    return " ".join(tokens)
+
+
+def _encode(ranks, lengths, *, num_words, skip_top, start_char, oov_char, index_from):
+    """Applies Keras's id scheme to the concatenated word ranks of several reviews.
+
+    Rank 0 marks a word unseen in the training set. Returns the flat ids,
+    the review lengths before dropping OOV words (what Keras's ``maxlen``
+    compares) and after.
+    """
+    ids = ranks.astype(np.int64) + index_from
+    known = ranks > 0
+    if start_char is not None:
+        starts = np.cumsum(lengths) - lengths
+        ids = np.insert(ids, starts, start_char)
+        known = np.insert(known, starts, True)
+        lengths = lengths + 1
+    # Keras filters every id, the start marker included.
+    in_vocabulary = known & (ids >= skip_top)
+    if num_words is not None:
+        in_vocabulary &= ids < num_words
+    if oov_char is not None:
+        return np.where(in_vocabulary, ids, oov_char), lengths, lengths
+    review_of_token = np.repeat(np.arange(len(lengths)), lengths)
+    kept_lengths = np.bincount(review_of_token[in_vocabulary], minlength=len(lengths))
+    return ids[in_vocabulary], lengths, kept_lengths
+
+
+def _load_corpus(path):
+    """Returns the cached corpus arrays (ranks, lengths, labels, num_train) as a dict."""
+    arrays_file, _ = _prepare(path)
+    with np.load(arrays_file) as data:
+        return {name: data[name] for name in data.files}
+
+
+@lru_cache(maxsize=4)
+def _vocabulary(words_file):
+    """The ranked words of a cache (index 0 holds rank 1), kept in memory for encode/decode."""
+    return tuple(json.loads(words_file.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=4)
+def _word_ranks(words_file):
+    """The ``{word: rank}`` dict of a cache (shared: callers must not modify it)."""
+    return {word: rank for rank, word in enumerate(_vocabulary(words_file), start=1)}
+
+
+def _prepare(path):
+    """Locates the data and parses it into the cache if needed; returns the two cache files."""
+    source = _locate(path)
+    key = _cache_key(source)
+    cache = _cache_dir()
+    arrays_file = cache / f"imdb-{key}.npz"
+    words_file = cache / f"imdb-{key}-words.json"
+    if not (arrays_file.exists() and words_file.exists()):
+        print(f"Parsing the IMDB reviews in {source} (first use only)...", file=sys.stderr)
+        ranks, lengths, labels, num_train, words = _parse(source)
+        _write_atomically(words_file, lambda out: out.write(json.dumps(words).encode("utf-8")))
+        _write_atomically(arrays_file, lambda out: np.savez(
+            out, ranks=ranks, lengths=lengths, labels=labels, num_train=num_train))
+    return arrays_file, words_file
+
+
+def _cache_dir():
+    return Path(os.environ.get("TINYSEQ_CACHE") or Path.home() / ".cache" / "tinyseq").expanduser()
+
+
+def _locate(path):
+    """Finds the data (see the module docstring); returns an archive or an aclImdb folder."""
+    if path is not None:
+        return _as_source(Path(path).expanduser(), "the path argument")
+    if os.environ.get("TINYSEQ_DATA"):
+        return _as_source(Path(os.environ["TINYSEQ_DATA"]).expanduser(), "TINYSEQ_DATA")
+    cache = _cache_dir()
+    for candidate in (cache / "aclImdb", cache / ARCHIVE_NAME):
+        if candidate.exists():
+            return _as_source(candidate, "the cache directory")
+    return _download(cache / ARCHIVE_NAME)
+
+
+def _as_source(path, given_by):
+    if path.is_file() and tarfile.is_tarfile(path):
+        return path
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        return path
+    if (path / "aclImdb").is_dir():
+        return path / "aclImdb"
+    raise FileNotFoundError(
+        f"No IMDB data at {path} (given by {given_by}): expected the {ARCHIVE_NAME} archive, "
+        "an extracted aclImdb/ folder, or a folder containing aclImdb/.")
+
+
+def _cache_key(source):
+    if source.is_file():
+        stamped = [source]
+    else:  # a folder's mtime changes when files are added, removed or renamed in it
+        stamped = [source / split / _LABELS[label] for split, label in _GROUPS]
+    stats = [path.stat() for path in stamped]
+    identity = [CACHE_FORMAT_VERSION, str(source.resolve())] + [[s.st_size, s.st_mtime_ns] for s in stats]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+
+
+def _parse(source):
+    """Tokenises every labeled review and ranks the words.
+
+    Returns the word ranks of all reviews concatenated (int32, 0 = word unseen
+    in training), the review lengths, the labels, the number of training
+    reviews (they come first) and the words in rank order.
+    """
+    reviews = {group: [] for group in _GROUPS}
+    for split, label, review_id, raw in _read_reviews(source):
+        reviews[split, label].append((review_id, raw))
+    for (split, label), group in reviews.items():
+        if not group:
+            raise FileNotFoundError(f"No {split}/{_LABELS[label]} reviews found in {source}")
+
+    # First give each word an id in order of appearance (a C-level dict lookup
+    # per token, no Python loop), then turn those ids into frequency ranks.
+    first_seen_id = defaultdict(count().__next__)
+    token_ids = array.array("i")
+    lengths, labels = [], []
+    for (_, label), group in reviews.items():
+        for _, raw in sorted(group):
+            tokens = tokenize(raw.decode("utf-8", errors="replace"))
+            token_ids.extend(map(first_seen_id.__getitem__, tokens))
+            lengths.append(len(tokens))
+            labels.append(label)
+    token_ids = np.frombuffer(token_ids, dtype=np.int32)
+    words = list(first_seen_id)  # words[i] has first_seen_id i
+    num_train = len(reviews["train", 0]) + len(reviews["train", 1])
+
+    train_counts = np.bincount(token_ids[:sum(lengths[:num_train])], minlength=len(words)).tolist()
+    ranked = sorted((i for i, n in enumerate(train_counts) if n), key=lambda i: (-train_counts[i], words[i]))
+    rank_of_id = np.zeros(len(words), dtype=np.int32)
+    rank_of_id[ranked] = np.arange(1, len(ranked) + 1)
+    return (rank_of_id[token_ids], np.array(lengths, dtype=np.int32), np.array(labels, dtype=np.int8),
+            num_train, [words[i] for i in ranked])
+
+
+def _read_reviews(source):
+    """Yields ``(split, label, review_id, raw bytes)`` for each labeled review of an archive or folder."""
+    if source.is_dir():
+        for split, label in _GROUPS:
+            for file in (source / split / _LABELS[label]).iterdir():
+                match = _REVIEW_PATH.search(f"{split}/{_LABELS[label]}/{file.name}")
+                if match:
+                    yield split, label, int(match[3]), file.read_bytes()
+        return
+    with tarfile.open(source, "r:*") as archive:
+        for member in archive:
+            match = _REVIEW_PATH.search(member.name)
+            if match and member.isfile():
+                yield match[1], _LABELS.index(match[2]), int(match[3]), archive.extractfile(member).read()
+
+
+def _write_atomically(target, write):
+    """Calls ``write(binary_file)`` on a temporary file, then renames it to ``target``.
+
+    Readers (even other processes) thus never see a half-written file.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _download(target):
+    """Downloads the official archive to ``target``, checking its size and SHA-256."""
+    print(f"Downloading the IMDB dataset from {URL} to {target}", file=sys.stderr)
+    try:
+        _write_atomically(target, _fetch_archive)
+    except Exception as error:  # offline, HTTP error, truncated or corrupt file: same advice
+        raise RuntimeError(
+            f"Could not download the IMDB dataset from {URL} ({error}).\n"
+            f"Download {ARCHIVE_NAME} yourself, then either put it in {target.parent}, "
+            f"or set the TINYSEQ_DATA environment variable to its path (an extracted aclImdb/ "
+            "folder works too), or pass path=... to load_data().") from error
+    return target
+
+
+def _fetch_archive(out):
+    digest = hashlib.sha256()
+    size = 0
+    with urlopen(URL, timeout=60) as response, _progress_bar(ARCHIVE_SIZE) as bar:
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            bar.update(len(chunk))
+    if size != ARCHIVE_SIZE or digest.hexdigest() != ARCHIVE_SHA256:
+        raise ValueError(f"corrupt download: got {size:,} bytes with SHA-256 {digest.hexdigest()}, "
+                         f"expected {ARCHIVE_SIZE:,} bytes with SHA-256 {ARCHIVE_SHA256}")
+
+
+def _progress_bar(total):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _TextProgressBar(total)
+    return tqdm(total=total, unit="B", unit_scale=True, desc=ARCHIVE_NAME)
+
+
+class _TextProgressBar:
+    """Stand-in for tqdm: rewrites one line of stderr."""
+
+    def __init__(self, total):
+        self.total = total
+        self.done = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        print(file=sys.stderr)
+
+    def update(self, size):
+        self.done += size
+        print(f"\r{ARCHIVE_NAME}: {self.done / 1e6:.1f} / {self.total / 1e6:.1f} MB "
+              f"({100 * self.done / self.total:.0f}%)", end="", file=sys.stderr, flush=True)

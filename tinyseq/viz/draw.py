@@ -1,0 +1,374 @@
+"""`draw`: a tensor's graph as a `graphviz.Digraph`, with name scopes as clusters.
+
+One node per tensor: inputs, parameters and ops each have their own style. Scalar constants
+(the `1` in `1 - z`) are not nodes of their own: they are written into their op's label.
+A `name_scope` becomes a cluster labelled with its name; nested scopes nest. After a backward
+pass (with `retain_grads`), `grad_heatmap=True` fills every node by log10 of its gradient norm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import math
+from pathlib import Path
+
+import graphviz
+import numpy as np
+
+from ..nn.module import Parameter
+from . import style
+from .graph import as_roots, topological_order
+
+INSTALL_HINT = (
+    "Graphviz's `dot` program was not found on PATH, so the graph cannot be rendered to an "
+    "image. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install "
+    "graphviz; conda: conda install -c conda-forge graphviz; Windows: winget install graphviz) "
+    "and make sure `dot -V` works in a terminal. Without it you still have the DOT source: "
+    "graph.source, or tinyseq.viz.write(graph, 'graph.dot').")
+
+FORMATS = ("svg", "png", "pdf")
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Raised when a graph is rendered but the system Graphviz (`dot`) is not installed."""
+
+
+@contextlib.contextmanager
+def _explain_missing_dot():
+    try:
+        yield
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError(INSTALL_HINT) from None
+
+
+class Drawing(graphviz.Digraph):
+    """A `graphviz.Digraph` that says how to install Graphviz when `dot` is missing.
+
+    Everything else is graphviz's: `.source` is the DOT text, `.render()`, `.pipe()` and
+    inline display in Jupyter work as documented there.
+    """
+
+    def render(self, *args, **kwargs):
+        """Render to a file, as `graphviz.Digraph.render`; raises GraphvizNotFoundError without `dot`."""
+        with _explain_missing_dot():
+            return super().render(*args, **kwargs)
+
+    def pipe(self, *args, **kwargs):
+        """Render to bytes, as `graphviz.Digraph.pipe`; raises GraphvizNotFoundError without `dot`."""
+        with _explain_missing_dot():
+            return super().pipe(*args, **kwargs)
+
+
+def draw(outputs, *, labels=None, params=None, grad_heatmap=False, grad_scale=None,
+         show_values=False, show_grads=False, collapse=(), max_depth=None, title=None,
+         rankdir="LR"):
+    """Draw the graph that computed `outputs`, with name scopes as nested clusters.
+
+    Args:
+        outputs: a tensor or a list of tensors (e.g. `[h, c]` of an LSTM step).
+        labels: a dict from tensor to display name, e.g. `{x: "x(t)", h_prev: "h(t−1)"}`.
+            Works for any tensor; labelled ops show the name under their symbol.
+        params: parameter names: a dict name -> tensor, or a module (its `named_parameters()`).
+        grad_heatmap: fill every node by log10 of its gradient norm, with a legend. Needs
+            `retain_grads(output)` before `output.backward()`.
+        grad_scale: `(low, high)` in log10 units for the heatmap; norms outside are drawn as
+            the end colours. Default: the whole decades spanned by the gradients drawn. Pass a
+            fixed scale to compare two drawings.
+        show_values: add the range of each tensor's values to its label.
+        show_grads: add each tensor's gradient norm to its label (always on in the heatmap).
+        collapse: scopes to draw as one node each: a name such as "forget_gate" (every scope
+            of that name, at any depth) or a path tuple such as ("t=3",).
+        max_depth: collapse every scope nested deeper than this (1: one node per time step of
+            an unrolled network; 2: one node per gate).
+        title: a caption drawn above the graph.
+        rankdir: "LR" (data flows left to right) or "TB" (top to bottom).
+
+    Returns:
+        A `Drawing` (a `graphviz.Digraph`): `.source` is the DOT text; display it in Jupyter, or
+        save it with `write(graph, "graph.svg")`.
+    """
+    roots = as_roots(outputs)
+    order = topological_order(roots)
+    names = {id(t): str(name) for t, name in (labels or {}).items()}
+    if params is None:
+        params = {}
+    named = list(params.named_parameters() if hasattr(params, "named_parameters") else params.items())
+    param_ids = {id(p) for _, p in named}
+    names.update((id(p), name) for name, p in named if id(p) not in names)
+
+    folded = {id(t) for t in order if _is_constant(t) and id(t) not in names}
+    shown = [t for t in order if id(t) not in folded]
+    norms = {id(t): _grad_norm(t) for t in shown} if (grad_heatmap or show_grads) else {}
+    if grad_heatmap and not any(norms[id(t)] is not None for t in shown if t.parents):
+        raise ValueError("draw: grad_heatmap needs the gradients of the ops, but none has one. "
+                         "Call tinyseq.viz.retain_grads(output) before output.backward().")
+    scale = _scale(norms.values(), grad_scale) if grad_heatmap else None
+
+    units = _Units(_collapser(collapse, max_depth))
+    for i, t in enumerate(shown):
+        units.add(t, f"n{i}")
+
+    graph = Drawing(name="tinyseq", graph_attr={
+        "rankdir": rankdir, "fontname": style.FONT, "newrank": "true", "nodesep": "0.25",
+        "ranksep": "0.35", "labelloc": "t", "fontsize": "18", **({"label": title} if title else {})},
+        node_attr={"fontname": style.FONT, "fontsize": "11", "penwidth": "1.2"},
+        edge_attr={"color": "#555555", "arrowsize": "0.7"})
+    clusters = _Clusters(graph, units.cluster_paths(), heatmap=grad_heatmap)
+    root_ids = {id(t) for t in roots}
+    for unit in units.all():
+        attrs = _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values)
+        if any(id(t) in root_ids for t in unit.members):
+            attrs["penwidth"] = "2.5"
+        clusters.graph_for(unit.cluster).node(unit.id, **attrs)
+    clusters.attach()
+
+    for a, b in units.edges(folded):
+        graph.edge(a, b)
+    if grad_heatmap:
+        graph.node("legend", label=_legend(*scale), shape="plaintext", fontsize="10")
+    return graph
+
+
+def write(graph, path):
+    """Save a drawing to `path`, in the format its suffix names: .svg, .png, .pdf, or .dot/.gv.
+
+    Args:
+        graph: a `graphviz.Digraph` (what `draw` returns).
+        path: the file to write.
+
+    Returns:
+        The path written, as a `pathlib.Path`.
+
+    Raises:
+        GraphvizNotFoundError: an image format was asked for but Graphviz's `dot` is missing.
+        ValueError: the suffix is not one of the formats above.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("dot", "gv"):
+        path.write_text(graph.source, encoding="utf-8")
+        return path
+    if suffix not in FORMATS:
+        raise ValueError(f"write: cannot tell the format from {path.name!r}; use a name ending "
+                         f"in .svg, .png, .pdf or .dot")
+    with _explain_missing_dot():
+        path.write_bytes(graph.pipe(format=suffix))
+    return path
+
+
+# ---- what each node says -------------------------------------------------------------------
+def _is_constant(t):
+    """A Python number lifted into an op: a scalar leaf that no gradient reaches."""
+    return not t.parents and t.op == "leaf" and not t.requires_grad and t.size == 1 \
+        and not isinstance(t, Parameter)
+
+
+def _grad_norm(t):
+    return None if t.grad is None else float(np.sqrt(np.sum(np.square(t.grad, dtype=np.float64))))
+
+
+def _scale(norms, requested):
+    if requested is not None:
+        low, high = (float(x) for x in requested)
+        if not low < high:
+            raise ValueError(f"draw: grad_scale must be (low, high) with low < high, got {requested}")
+        return low, high
+    logs = [math.log10(n) for n in norms if n]
+    if not logs:
+        return -1.0, 0.0
+    low, high = math.floor(min(logs)), math.ceil(max(logs))
+    return float(low), float(high if high > low else low + 1)
+
+
+def _number(x):
+    return f"{x:.3g}".replace("-", "−")
+
+
+def _shape(t):
+    return str(tuple(t.shape)) if t.ndim else "scalar"
+
+
+def _op_symbol(t, folded):
+    """The op's symbol, with any folded constants written where they were: "1 −", "× 0.5"."""
+    symbol = style.symbol(t.op)
+    constants = [(i, p) for i, p in enumerate(t.parents) if id(p) in folded]
+    if len(constants) == 1 and len(t.parents) == 2:
+        i, constant = constants[0]
+        value = _number(constant.data.item())
+        return f"{value} {symbol}" if i == 0 else f"{symbol} {value}"
+    return symbol
+
+
+def _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values):
+    if unit.scope_name is not None:
+        t = None
+        main, name, kind = unit.scope_name, None, "group"
+        details = [f"{len(unit.members)} tensors"]
+        tooltip = f"scope: {'/'.join(unit.path)} ({len(unit.members)} tensors)"
+    else:
+        t = unit.members[0]
+        name = names.get(id(t))
+        if not t.parents:
+            kind = "parameter" if isinstance(t, Parameter) or id(t) in param_ids else "input"
+            main, name = name or kind, None
+        else:
+            kind, main = style.node_kind(t.op), _op_symbol(t, folded)
+        details = [_shape(t)]
+        if show_values and t.size:
+            details.append(f"∈ [{_number(float(t.data.min()))}, {_number(float(t.data.max()))}]")
+        tooltip = f"{t.op}: shape {_shape(t)}, scope {'/'.join(t.scope) or '(none)'}"
+    attrs = dict(style.STYLES[kind])
+    if norms:
+        present = [norms[id(m)] for m in unit.members if norms[id(m)] is not None]
+        norm = max(present) if present else None
+        if norm is not None:
+            details.append(f"‖grad‖ {norm:.1e}".replace("-", "−"))
+            tooltip += f", gradient norm {norm:.3e}"
+        if scale is not None:
+            _paint(attrs, norm, scale)
+    attrs["label"] = _html_label(main, name, details)
+    attrs["tooltip"] = tooltip
+    return attrs
+
+
+def _paint(attrs, norm, scale):
+    """Fill a node by its gradient norm; a node without gradient gets a dashed white box."""
+    if norm is None:
+        attrs.update(style.NO_GRADIENT, style=attrs["style"] + ",dashed")
+        return
+    fill = style.heat_color(math.log10(norm) if norm > 0 else -math.inf, *scale)
+    attrs.update(fillcolor=fill, fontcolor="white" if style.luminance(fill) < 0.5 else "black")
+
+
+def _html_label(main, name, details):
+    lines = [f'<font point-size="15">{html.escape(main)}</font>']
+    if name:
+        lines.append(f"<b>{html.escape(name)}</b>")
+    lines += [f'<font point-size="8">{html.escape(d)}</font>' for d in details]
+    return "<" + "<br/>".join(lines) + ">"
+
+
+def _legend(low, high):
+    """An HTML table: one cell per decade of the scale, plus the no-gradient style."""
+    step = max(1, math.ceil((high - low) / 10))
+    ticks = [low + k * step for k in range(int((high - low) // step) + 1)]
+    if ticks[-1] < high:
+        ticks.append(high)
+    cells = []
+    for i, tick in enumerate(ticks):
+        fill = style.heat_color(tick, low, high)
+        text = _number(tick)
+        text = ("≤ " if i == 0 else "≥ " if i == len(ticks) - 1 else "") + text
+        color = "white" if style.luminance(fill) < 0.5 else "black"
+        cells.append(f'<td bgcolor="{fill}"><font color="{color}">{text}</font></td>')
+    none = style.NO_GRADIENT
+    cells.append(f'<td bgcolor="{none["fillcolor"]}" color="{none["color"]}">'
+                 f'<font color="{none["fontcolor"]}">no gradient</font></td>')
+    return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+            f'<tr><td colspan="{len(cells)}" border="0"><b>log₁₀ ‖gradient‖</b></td></tr>'
+            f'<tr>{"".join(cells)}</tr></table>>')
+
+
+# ---- grouping nodes into clusters, and collapsing scopes ----------------------------------------
+def _collapser(collapse, max_depth):
+    """Return scope -> the prefix of it drawn as one node (or None), cached per scope."""
+    names = {c for c in collapse if isinstance(c, str)}
+    paths = {tuple(c) for c in collapse if not isinstance(c, str)}
+    cache = {}
+
+    def collapsed(scope):
+        if scope not in cache:
+            cache[scope] = next(
+                (scope[:k] for k in range(1, len(scope) + 1)
+                 if scope[k - 1] in names or scope[:k] in paths
+                 or (max_depth is not None and k > max_depth)), None)
+        return cache[scope]
+    return collapsed
+
+
+class _Unit:
+    """One drawn node: a tensor, or a collapsed scope standing for all the tensors inside it."""
+
+    __slots__ = ("id", "members", "cluster", "path", "scope_name")
+
+    def __init__(self, unit_id, cluster, path=None):
+        self.id, self.cluster, self.path = unit_id, cluster, path
+        self.members = []
+        self.scope_name = path[-1] if path else None
+
+
+class _Units:
+    def __init__(self, collapsed):
+        self._collapsed = collapsed
+        self._units = []
+        self._groups = {}   # collapsed scope path -> its unit
+        self._unit_of = {}  # tensor id -> its unit
+
+    def add(self, t, node_id):
+        path = self._collapsed(t.scope)
+        if path is None:
+            unit = _Unit(node_id, t.scope)
+            self._units.append(unit)
+        elif path in self._groups:
+            unit = self._groups[path]
+        else:
+            unit = self._groups[path] = _Unit(f"g{len(self._groups)}", path[:-1], path)
+            self._units.append(unit)
+        unit.members.append(t)
+        self._unit_of[id(t)] = unit
+
+    def all(self):
+        return self._units
+
+    def cluster_paths(self):
+        return [unit.cluster for unit in self._units]
+
+    def edges(self, folded):
+        """(from, to) node ids in data-flow order; one edge per use, one per pair for groups."""
+        seen = set()
+        for unit in self._units:
+            for t in unit.members:
+                for parent in t.parents:
+                    if id(parent) in folded:
+                        continue
+                    source = self._unit_of[id(parent)]
+                    if source is unit:
+                        continue
+                    pair = (source.id, unit.id)
+                    grouped = unit.path is not None or source.path is not None
+                    if grouped and pair in seen:
+                        continue
+                    seen.add(pair)
+                    yield pair
+
+
+class _Clusters:
+    """The nested cluster subgraphs for a set of scope paths, tinted by scope name."""
+
+    def __init__(self, graph, paths, heatmap):
+        self._graph = graph
+        self._graphs = {}
+        for path in paths:  # in first-appearance order, so siblings keep data-flow order
+            for k in range(1, len(path) + 1):
+                self._graphs.setdefault(path[:k], None)
+        parents = {path[:-1] for path in self._graphs}
+        tints = {}
+        for i, path in enumerate(self._graphs):
+            attrs = {"label": path[-1], "fontname": style.FONT, "fontsize": "13", "margin": "10"}
+            if path in parents:
+                attrs.update(style.OUTER_CLUSTER)
+            else:
+                tint = tints.setdefault(path[-1], len(tints) % len(style.CLUSTER_TINTS))
+                attrs.update(style="rounded" if heatmap else "rounded,filled",
+                             fillcolor=style.CLUSTER_TINTS[tint], color=style.CLUSTER_BORDERS[tint],
+                             penwidth="2" if heatmap else "1")
+            self._graphs[path] = Drawing(name=f"cluster_{i}", graph_attr=attrs)
+
+    def graph_for(self, path):
+        return self._graphs[path] if path else self._graph
+
+    def attach(self):
+        """Add the clusters to their parents, innermost first (graphviz copies a subgraph's text)."""
+        for path in sorted(self._graphs, key=len, reverse=True):
+            self.graph_for(path[:-1]).subgraph(self._graphs[path])
