@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .tensor import ShapeError, Tensor, make_node
+from .tensor import IndexedGrad, ShapeError, Tensor, make_node
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",
            "relu", "abs", "maximum", "minimum", "clip", "where", "matmul", "sum", "mean", "max",
@@ -278,20 +278,17 @@ def _is_basic(index):
 
 @primitive(1)
 def getitem(a, index):
-    """a[index] with numpy's indexing; repeated integer indices accumulate their gradients."""
+    """a[index] with numpy's indexing; repeated integer indices accumulate their gradients.
+
+    The backward returns an IndexedGrad: the engine adds it into one buffer for `a`.
+    """
     try:
         out = a[index]
     except IndexError as error:
         raise IndexError(f"getitem: {error} (tensor shape {a.shape}, index {index!r})") from None
 
-    def backward(g):
-        full = np.zeros_like(a)
-        if _is_basic(index):
-            full[index] = g
-        else:
-            np.add.at(full, index, g)
-        return (full,)
-    return out, backward
+    basic = _is_basic(index)
+    return out, lambda g: (IndexedGrad(index, g, basic),)
 
 
 @primitive(None)

@@ -157,8 +157,9 @@ class Tensor:
                         pending[parent] = 1
                         stack.append(parent)
 
-        # Pass 2: hand gradients down in reverse topological order.
-        grads = {self: grad}
+        # Pass 2: hand gradients down in reverse topological order. `owned` holds the nodes
+        # whose gradient buffer the engine allocated itself, so it may add into it in place.
+        grads, owned = {self: grad}, set()
         ready = [self]
         while ready:
             node = ready.pop()
@@ -170,14 +171,46 @@ class Tensor:
             for parent, parent_grad in zip(node.parents, node.backward_fn(grad)):
                 if not parent.requires_grad:
                     continue
-                if parent_grad.shape != parent.data.shape:
-                    parent_grad = sum_to_shape(parent_grad, parent.data.shape)
-                grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad
+                if parent_grad.__class__ is IndexedGrad:
+                    if parent not in owned:
+                        grads[parent] = grads[parent].copy() if parent in grads else np.zeros_like(parent.data)
+                        owned.add(parent)
+                    parent_grad.add_into(grads[parent])
+                else:
+                    if parent_grad.shape != parent.data.shape:
+                        parent_grad = sum_to_shape(parent_grad, parent.data.shape)
+                    if parent in owned:
+                        grads[parent] += parent_grad
+                    elif parent in grads:
+                        grads[parent] = grads[parent] + parent_grad
+                        owned.add(parent)
+                    else:
+                        grads[parent] = parent_grad
                 pending[parent] -= 1
                 if pending[parent] == 0:
                     ready.append(parent)
             if not retain_graph:
                 node.backward_fn = _graph_freed  # drops the closure and the arrays it saved
+
+
+class IndexedGrad:
+    """A gradient that is zero except at `index`, as getitem's backward returns it.
+
+    The engine adds it into one buffer per input, so the many slices an RNN takes of a tensor
+    (one per time step) cost their own size, not a full-size array of zeros each.
+    """
+
+    __slots__ = ("index", "values", "basic")
+
+    def __init__(self, index, values, basic):
+        self.index, self.values, self.basic = index, values, basic
+
+    def add_into(self, buffer):
+        """buffer[index] += values; repeated integer indices add up (np.add.at)."""
+        if self.basic:
+            buffer[self.index] += self.values
+        else:
+            np.add.at(buffer, self.index, self.values)
 
 
 def sum_to_shape(grad, shape):

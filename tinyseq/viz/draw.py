@@ -19,6 +19,7 @@ import numpy as np
 from ..nn.module import Parameter
 from . import style
 from .graph import as_roots, topological_order
+from .layout import Clusters, Units, by_depth, chain_hints, collapser, common_scopes
 
 INSTALL_HINT = (
     "Graphviz's `dot` program was not found on PATH, so the graph cannot be rendered to an "
@@ -60,9 +61,9 @@ class Drawing(graphviz.Digraph):
             return super().pipe(*args, **kwargs)
 
 
-def draw(outputs, *, labels=None, params=None, grad_heatmap=False, grad_scale=None,
-         show_values=False, show_grads=False, collapse=(), max_depth=None, title=None,
-         rankdir="LR"):
+def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=False,
+         grad_scale=None, show_shapes=True, show_values=False, show_grads=False, collapse=(),
+         max_depth=None, title=None, rankdir="LR"):
     """Draw the graph that computed `outputs`, with name scopes as nested clusters.
 
     Args:
@@ -70,11 +71,15 @@ def draw(outputs, *, labels=None, params=None, grad_heatmap=False, grad_scale=No
         labels: a dict from tensor to display name, e.g. `{x: "x(t)", h_prev: "h(t−1)"}`.
             Works for any tensor; labelled ops show the name under their symbol.
         params: parameter names: a dict name -> tensor, or a module (its `named_parameters()`).
+            These tensors, and every `Parameter`, are drawn as parameters.
+        show_params: False leaves the parameters out, e.g. the weights an unrolled network
+            shares across all its time steps.
         grad_heatmap: fill every node by log10 of its gradient norm, with a legend. Needs
             `retain_grads(output)` before `output.backward()`.
         grad_scale: `(low, high)` in log10 units for the heatmap; norms outside are drawn as
             the end colours. Default: the whole decades spanned by the gradients drawn. Pass a
             fixed scale to compare two drawings.
+        show_shapes: False leaves the output shapes out of the labels (for compact slides).
         show_values: add the range of each tensor's values to its label.
         show_grads: add each tensor's gradient norm to its label (always on in the heatmap).
         collapse: scopes to draw as one node each: a name such as "forget_gate" (every scope
@@ -89,44 +94,58 @@ def draw(outputs, *, labels=None, params=None, grad_heatmap=False, grad_scale=No
         save it with `write(graph, "graph.svg")`.
     """
     roots = as_roots(outputs)
-    order = topological_order(roots)
+    order, depth = by_depth(topological_order(roots))
     names = {id(t): str(name) for t, name in (labels or {}).items()}
-    if params is None:
-        params = {}
-    named = list(params.named_parameters() if hasattr(params, "named_parameters") else params.items())
-    param_ids = {id(p) for _, p in named}
+    named = list(params.named_parameters() if hasattr(params, "named_parameters")
+                 else (params or {}).items())
     names.update((id(p), name) for name, p in named if id(p) not in names)
+    param_ids = {id(t) for t in order if not t.parents and isinstance(t, Parameter)}
+    param_ids.update(id(p) for _, p in named)
 
     folded = {id(t) for t in order if _is_constant(t) and id(t) not in names}
-    shown = [t for t in order if id(t) not in folded]
+    hidden = folded if show_params else folded | param_ids
+    shown = [t for t in order if id(t) not in hidden]
     norms = {id(t): _grad_norm(t) for t in shown} if (grad_heatmap or show_grads) else {}
     if grad_heatmap and not any(norms[id(t)] is not None for t in shown if t.parents):
         raise ValueError("draw: grad_heatmap needs the gradients of the ops, but none has one. "
                          "Call tinyseq.viz.retain_grads(output) before output.backward().")
     scale = _scale(norms.values(), grad_scale) if grad_heatmap else None
 
-    units = _Units(_collapser(collapse, max_depth))
+    units = Units(collapser(collapse, max_depth))
+    weight_scopes = common_scopes(shown, param_ids)
     for i, t in enumerate(shown):
-        units.add(t, f"n{i}")
+        units.add(t, f"n{i}", depth[id(t)], weight_scopes.get(id(t), t.scope))
 
     graph = Drawing(name="tinyseq", graph_attr={
         "rankdir": rankdir, "fontname": style.FONT, "newrank": "true", "nodesep": "0.25",
-        "ranksep": "0.35", "labelloc": "t", "fontsize": "18", **({"label": title} if title else {})},
+        "ranksep": "0.35", "labelloc": "t", "fontsize": "18"},
         node_attr={"fontname": style.FONT, "fontsize": "11", "penwidth": "1.2"},
         edge_attr={"color": "#555555", "arrowsize": "0.7"})
-    clusters = _Clusters(graph, units.cluster_paths(), heatmap=grad_heatmap)
+    edges = list(units.edges(hidden))
+    # A weight shared by every time step would pull all the steps to its rank: its edges get
+    # constraint=false and take no part in the layout hints.
+    invisible, groups = chain_hints(units.all, [(a, b) for a, b, parent in edges
+                                                if id(parent) not in param_ids])
+    clusters = Clusters(graph, [unit.cluster for unit in units.all], heatmap=grad_heatmap)
     root_ids = {id(t) for t in roots}
-    for unit in units.all():
-        attrs = _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values)
+    for unit in units.all:
+        attrs = _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values, show_shapes)
         if any(id(t) in root_ids for t in unit.members):
             attrs["penwidth"] = "2.5"
+        if unit.id in groups:
+            attrs["group"] = groups[unit.id]
         clusters.graph_for(unit.cluster).node(unit.id, **attrs)
     clusters.attach()
 
-    for a, b in units.edges(folded):
-        graph.edge(a, b)
-    if grad_heatmap:
-        graph.node("legend", label=_legend(*scale), shape="plaintext", fontsize="10")
+    for source, target, parent in edges:
+        if id(parent) in param_ids:
+            graph.edge(source.id, target.id, constraint="false", color="#9db4d3")
+        else:
+            graph.edge(source.id, target.id)
+    for source_id, target_id in invisible:
+        graph.edge(source_id, target_id, style="invis")
+    if title or scale:
+        graph.attr(label=_caption(title, scale))
     return graph
 
 
@@ -200,21 +219,20 @@ def _op_symbol(t, folded):
     return symbol
 
 
-def _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values):
-    if unit.scope_name is not None:
-        t = None
-        main, name, kind = unit.scope_name, None, "group"
+def _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values, show_shapes):
+    if unit.path is not None:
+        main, name, kind = unit.path[-1], None, "group"
         details = [f"{len(unit.members)} tensors"]
         tooltip = f"scope: {'/'.join(unit.path)} ({len(unit.members)} tensors)"
     else:
         t = unit.members[0]
         name = names.get(id(t))
         if not t.parents:
-            kind = "parameter" if isinstance(t, Parameter) or id(t) in param_ids else "input"
+            kind = "parameter" if id(t) in param_ids else "input"
             main, name = name or kind, None
         else:
             kind, main = style.node_kind(t.op), _op_symbol(t, folded)
-        details = [_shape(t)]
+        details = [_shape(t)] if show_shapes else []
         if show_values and t.size:
             details.append(f"∈ [{_number(float(t.data.min()))}, {_number(float(t.data.max()))}]")
         tooltip = f"{t.op}: shape {_shape(t)}, scope {'/'.join(t.scope) or '(none)'}"
@@ -227,6 +245,8 @@ def _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values):
             tooltip += f", gradient norm {norm:.3e}"
         if scale is not None:
             _paint(attrs, norm, scale)
+    if kind == "pointwise" and (norms or show_values):
+        attrs["shape"] = "ellipse"  # a circle around a line of statistics would be huge
     attrs["label"] = _html_label(main, name, details)
     attrs["tooltip"] = tooltip
     return attrs
@@ -249,126 +269,26 @@ def _html_label(main, name, details):
     return "<" + "<br/>".join(lines) + ">"
 
 
-def _legend(low, high):
-    """An HTML table: one cell per decade of the scale, plus the no-gradient style."""
-    step = max(1, math.ceil((high - low) / 10))
-    ticks = [low + k * step for k in range(int((high - low) // step) + 1)]
-    if ticks[-1] < high:
-        ticks.append(high)
-    cells = []
-    for i, tick in enumerate(ticks):
-        fill = style.heat_color(tick, low, high)
-        text = _number(tick)
-        text = ("≤ " if i == 0 else "≥ " if i == len(ticks) - 1 else "") + text
-        color = "white" if style.luminance(fill) < 0.5 else "black"
-        cells.append(f'<td bgcolor="{fill}"><font color="{color}">{text}</font></td>')
-    none = style.NO_GRADIENT
-    cells.append(f'<td bgcolor="{none["fillcolor"]}" color="{none["color"]}">'
-                 f'<font color="{none["fontcolor"]}">no gradient</font></td>')
-    return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-            f'<tr><td colspan="{len(cells)}" border="0"><b>log₁₀ ‖gradient‖</b></td></tr>'
-            f'<tr>{"".join(cells)}</tr></table>>')
-
-
-# ---- grouping nodes into clusters, and collapsing scopes ----------------------------------------
-def _collapser(collapse, max_depth):
-    """Return scope -> the prefix of it drawn as one node (or None), cached per scope."""
-    names = {c for c in collapse if isinstance(c, str)}
-    paths = {tuple(c) for c in collapse if not isinstance(c, str)}
-    cache = {}
-
-    def collapsed(scope):
-        if scope not in cache:
-            cache[scope] = next(
-                (scope[:k] for k in range(1, len(scope) + 1)
-                 if scope[k - 1] in names or scope[:k] in paths
-                 or (max_depth is not None and k > max_depth)), None)
-        return cache[scope]
-    return collapsed
-
-
-class _Unit:
-    """One drawn node: a tensor, or a collapsed scope standing for all the tensors inside it."""
-
-    __slots__ = ("id", "members", "cluster", "path", "scope_name")
-
-    def __init__(self, unit_id, cluster, path=None):
-        self.id, self.cluster, self.path = unit_id, cluster, path
-        self.members = []
-        self.scope_name = path[-1] if path else None
-
-
-class _Units:
-    def __init__(self, collapsed):
-        self._collapsed = collapsed
-        self._units = []
-        self._groups = {}   # collapsed scope path -> its unit
-        self._unit_of = {}  # tensor id -> its unit
-
-    def add(self, t, node_id):
-        path = self._collapsed(t.scope)
-        if path is None:
-            unit = _Unit(node_id, t.scope)
-            self._units.append(unit)
-        elif path in self._groups:
-            unit = self._groups[path]
-        else:
-            unit = self._groups[path] = _Unit(f"g{len(self._groups)}", path[:-1], path)
-            self._units.append(unit)
-        unit.members.append(t)
-        self._unit_of[id(t)] = unit
-
-    def all(self):
-        return self._units
-
-    def cluster_paths(self):
-        return [unit.cluster for unit in self._units]
-
-    def edges(self, folded):
-        """(from, to) node ids in data-flow order; one edge per use, one per pair for groups."""
-        seen = set()
-        for unit in self._units:
-            for t in unit.members:
-                for parent in t.parents:
-                    if id(parent) in folded:
-                        continue
-                    source = self._unit_of[id(parent)]
-                    if source is unit:
-                        continue
-                    pair = (source.id, unit.id)
-                    grouped = unit.path is not None or source.path is not None
-                    if grouped and pair in seen:
-                        continue
-                    seen.add(pair)
-                    yield pair
-
-
-class _Clusters:
-    """The nested cluster subgraphs for a set of scope paths, tinted by scope name."""
-
-    def __init__(self, graph, paths, heatmap):
-        self._graph = graph
-        self._graphs = {}
-        for path in paths:  # in first-appearance order, so siblings keep data-flow order
-            for k in range(1, len(path) + 1):
-                self._graphs.setdefault(path[:k], None)
-        parents = {path[:-1] for path in self._graphs}
-        tints = {}
-        for i, path in enumerate(self._graphs):
-            attrs = {"label": path[-1], "fontname": style.FONT, "fontsize": "13", "margin": "10"}
-            if path in parents:
-                attrs.update(style.OUTER_CLUSTER)
-            else:
-                tint = tints.setdefault(path[-1], len(tints) % len(style.CLUSTER_TINTS))
-                attrs.update(style="rounded" if heatmap else "rounded,filled",
-                             fillcolor=style.CLUSTER_TINTS[tint], color=style.CLUSTER_BORDERS[tint],
-                             penwidth="2" if heatmap else "1")
-            self._graphs[path] = Drawing(name=f"cluster_{i}", graph_attr=attrs)
-
-    def graph_for(self, path):
-        return self._graphs[path] if path else self._graph
-
-    def attach(self):
-        """Add the clusters to their parents, innermost first (graphviz copies a subgraph's text)."""
-        for path in sorted(self._graphs, key=len, reverse=True):
-            self.graph_for(path[:-1]).subgraph(self._graphs[path])
+def _caption(title, scale):
+    """The graph's label: the title, and for a heatmap the colour scale (one cell per decade
+    plus the no-gradient style) right under it, where a reader looks first."""
+    rows = [f'<tr><td border="0"><font point-size="20">{html.escape(title)}</font></td></tr>'] if title else []
+    if scale:
+        low, high = scale
+        step = max(1, math.ceil((high - low) / 10))
+        ticks = [low + k * step for k in range(int((high - low) // step) + 1)]
+        if ticks[-1] < high:
+            ticks.append(high)
+        cells = []
+        for i, tick in enumerate(ticks):
+            fill = style.heat_color(tick, low, high)
+            text = ("≤ " if i == 0 else "≥ " if i == len(ticks) - 1 else "") + _number(tick)
+            color = "white" if style.luminance(fill) < 0.5 else "black"
+            cells.append(f'<td bgcolor="{fill}" width="44"><font color="{color}">{text}</font></td>')
+        none = style.NO_GRADIENT
+        cells.append(f'<td bgcolor="{none["fillcolor"]}" color="{none["color"]}">'
+                     f'<font color="{none["fontcolor"]}">no gradient</font></td>')
+        rows.append('<tr><td border="0"><table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                    f'<tr><td colspan="{len(cells)}" border="0">log₁₀ ‖gradient‖ of each tensor</td></tr>'
+                    f'<tr>{"".join(cells)}</tr></table></td></tr>')
+    return f'<<table border="0" cellspacing="2">{"".join(rows)}</table>>'

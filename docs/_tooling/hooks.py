@@ -1,0 +1,171 @@
+"""MkDocs hooks for the tinyseq site (listed under `hooks:` in mkdocs.yml).
+
+1. Tutorials are Python scripts in `tutorials/` written in the "percent" format: cells start
+   with `# %%` (code) or `# %% [markdown]` (text, every line a comment). A page containing
+
+       <!-- tutorial: 01_autograd.py -->
+
+   gets the whole script in that place: text cells become the page's prose and code cells become
+   markdown-exec blocks, run at build time in one session per page. So the page *is* the script:
+   they cannot drift apart, and every number on the page is computed while the site builds.
+
+2. Output of executed Python blocks. markdown-exec captures only what the block itself prints;
+   here everything written to stdout while a block runs is captured, in order (also what
+   library code prints). In blocks with `html="on"` the text is shown as preformatted text and
+   the parts `tutorial_helpers.show()` / `table()` mark as HTML (SVG figures, tables) are
+   inserted as they are.
+
+3. Environment for the executed code: TINYSEQ_DOCS=1 (so `show()` draws into the page),
+   matplotlib without a window, `tutorials/` importable, and the IMDB archive found the way
+   quickstart.sh finds it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import functools
+import html
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIALS = ROOT / "tutorials"
+DIRECTIVE = re.compile(r"^<!--\s*tutorial:\s*(?P<name>[\w.-]+\.py)\s*-->\s*$", re.M)
+CELL = re.compile(r"^# %%(?P<rest>.*)$")
+DOWNLOADS_URL = "../downloads/"  # relative to a page docs/tutorials/<name>.md
+HTML_START = "\x02tinyseq-html\x02"
+HTML_END = "\x03tinyseq-html\x03"
+
+
+# ---- 3. environment ------------------------------------------------------------------------
+def on_startup(command, dirty):
+    os.environ["TINYSEQ_DOCS"] = "1"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # Shell blocks (`$ tinyseq ...`) run the `tinyseq` installed beside this Python (a venv's).
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    for path in (str(TUTORIALS), str(ROOT)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    archive = ROOT.parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"
+    if "TINYSEQ_DATA" not in os.environ and archive.is_file():
+        os.environ["TINYSEQ_DATA"] = str(archive)
+    _capture_all_output()
+
+
+# ---- 2. output capture -----------------------------------------------------------------------
+def _capture_all_output():
+    """Route each executed block's whole stdout into the page (see the module docstring)."""
+    try:
+        from markdown_exec._internal import main
+        from markdown_exec._internal.formatters import base, python
+        python._run_python, python._buffer_print, main.formatters  # noqa: B018 (fail loudly if renamed)
+    except (ImportError, AttributeError) as error:  # a markdown-exec release moved its internals
+        raise RuntimeError(f"docs hooks: this markdown-exec version is not supported ({error}); "
+                           f"pin the one in pyproject.toml's docs extra") from error
+
+    # The block's own print() goes to the real stdout (redirected below), keeping the order.
+    python._buffer_print = lambda buffer, *texts, **kwargs: builtins.print(*texts, **kwargs)
+
+    def run(code, *, as_html, **kwargs):
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            python._run_python(code, **kwargs)
+        text = captured.getvalue()
+        return output_to_html(text) if as_html else text
+
+    def format_python(**kwargs):
+        return base.base_format(language="python", run=functools.partial(run, as_html=kwargs.get("html", False)),
+                                **kwargs)
+
+    main.formatters["python"] = main.formatters["py"] = format_python
+
+
+def output_to_html(text):
+    """Printed text as <pre> blocks, with the marked HTML parts (figures, tables) left as they are."""
+    parts = []
+    for i, piece in enumerate(re.split(f"{HTML_START}|{HTML_END}", text)):
+        if i % 2:
+            parts.append(piece)
+        elif piece.strip("\n"):
+            parts.append(f'<pre class="tinyseq-output"><code>{html.escape(piece.strip(chr(10)))}</code></pre>')
+    return "\n".join(parts)
+
+
+# ---- 1. tutorials as pages ----------------------------------------------------------------------
+def on_page_markdown(markdown, page, config, files):
+    return DIRECTIVE.sub(lambda m: script_to_markdown(TUTORIALS / m.group("name")), markdown)
+
+
+def script_to_markdown(path):
+    """The page text for a percent-format tutorial script (see the module docstring)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"docs: tutorial script {path} does not exist")
+    cells = split_cells(path.read_text(encoding="utf-8"), path.name)
+    session = path.stem
+    out = []
+    for kind, lines in cells:
+        if kind == "markdown":
+            out.append("\n".join(lines))
+        else:
+            code = "\n".join(lines)
+            out.append(f'````python exec="on" source="block" html="on" session="{session}"\n{code}\n````')
+    text = "\n\n".join(out) + "\n"
+    note = (f'!!! tip "Run this tutorial yourself"\n'
+            f"    This page is the script `tutorials/{path.name}` "
+            f"([download]({DOWNLOADS_URL}{path.name}), with its [helpers]({DOWNLOADS_URL}tutorial_helpers.py)), "
+            f"run while the site was built: every output and figure below was produced by the code "
+            f"above it. Run it with `python tutorials/{path.name}` (figures are saved to "
+            f"`tutorials/output/`), or quickly, with smaller models, as "
+            f"`TINYSEQ_FAST=1 python tutorials/{path.name}`.\n")
+    # The note goes right below the page title.
+    title = re.search(r"^# .*$", text, re.M)
+    if title is None:
+        raise ValueError(f"docs: {path.name} must start with a markdown cell holding '# Title'")
+    return text[:title.end()] + "\n\n" + note + text[title.end():]
+
+
+def on_files(files, config):
+    """Publish the tutorial scripts under downloads/, so each page links to its script."""
+    from mkdocs.structure.files import File
+
+    for script in sorted(TUTORIALS.glob("*.py")):
+        files.append(File.generated(config, f"downloads/{script.name}", abs_src_path=str(script)))
+    return files
+
+
+def split_cells(source, name="script"):
+    """Split a percent-format script into [("markdown" | "code", lines)], dropping empty cells.
+
+    Lines before the first `# %%` must be comments or blank (nothing may run unseen)."""
+    cells, kind, lines = [], None, []
+    for number, line in enumerate(source.splitlines(), 1):
+        marker = CELL.match(line)
+        if marker:
+            if kind:
+                cells.append((kind, lines))
+            kind = "markdown" if marker.group("rest").strip().startswith("[markdown]") else "code"
+            lines = []
+        elif kind is None:
+            if line.strip() and not line.lstrip().startswith("#"):
+                raise ValueError(f"docs: {name}:{number}: code before the first '# %%' cell")
+        elif kind == "markdown":
+            if line.strip() and not line.startswith("#"):
+                raise ValueError(f"docs: {name}:{number}: a markdown cell line must start with '#'")
+            lines.append(line[2:] if line.startswith("# ") else line[1:])
+        else:
+            lines.append(line)
+    if kind:
+        cells.append((kind, lines))
+    trimmed = []
+    for kind, lines in cells:
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if lines:
+            trimmed.append((kind, lines))
+    return trimmed

@@ -1,0 +1,260 @@
+"""Recurrent cells against independent numpy implementations of their equations.
+
+The numpy steps below take the weights in Keras's layout and slice out each gate's block by
+hand, so they share nothing with the cells' code. test_recurrent.py reuses them.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import tinyseq
+from tinyseq import ShapeError, Tensor, gradcheck
+from tinyseq.layers import GRUCell, LSTMCell, SimpleRNNCell
+
+# ---- independent numpy references ------------------------------------------------------------
+
+
+def np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def block(matrix, index, units):
+    """Columns of gate `index` in a Keras-layout kernel or bias."""
+    return matrix[..., index * units:(index + 1) * units]
+
+
+def simple_rnn_step(x, states, weights):
+    kernel, recurrent_kernel, bias = weights
+    (h,) = states
+    h_new = np.tanh(x @ kernel + h @ recurrent_kernel + bias)
+    return h_new, [h_new]
+
+
+def lstm_step(x, states, weights):
+    kernel, recurrent_kernel, bias = weights
+    h, c = states
+    u = h.shape[1]
+
+    def pre_activation(gate):
+        return x @ block(kernel, gate, u) + h @ block(recurrent_kernel, gate, u) + block(bias, gate, u)
+
+    i = np_sigmoid(pre_activation(0))
+    f = np_sigmoid(pre_activation(1))
+    g = np.tanh(pre_activation(2))
+    o = np_sigmoid(pre_activation(3))
+    c_new = f * c + i * g
+    h_new = o * np.tanh(c_new)
+    return h_new, [h_new, c_new]
+
+
+def gru_step(x, states, weights):
+    kernel, recurrent_kernel, bias = weights
+    (h,) = states
+    u = h.shape[1]
+    input_bias, recurrent_bias = bias[0], bias[1]
+    z = np_sigmoid(x @ block(kernel, 0, u) + block(input_bias, 0, u)
+                   + h @ block(recurrent_kernel, 0, u) + block(recurrent_bias, 0, u))
+    r = np_sigmoid(x @ block(kernel, 1, u) + block(input_bias, 1, u)
+                   + h @ block(recurrent_kernel, 1, u) + block(recurrent_bias, 1, u))
+    hh = np.tanh(x @ block(kernel, 2, u) + block(input_bias, 2, u)
+                 + r * (h @ block(recurrent_kernel, 2, u) + block(recurrent_bias, 2, u)))
+    h_new = z * h + (1 - z) * hh
+    return h_new, [h_new]
+
+
+# cell class, numpy step, number of states, gates
+CELLS = {
+    "simple_rnn": (SimpleRNNCell, simple_rnn_step, 1, 1),
+    "lstm": (LSTMCell, lstm_step, 2, 4),
+    "gru": (GRUCell, gru_step, 1, 3),
+}
+
+
+def random_weights(cell, rng, scale=0.5):
+    return [scale * rng.standard_normal(w.shape) for w in cell.get_weights()]
+
+
+def built_cell(kind, units, features, rng):
+    """A float64 cell with random weights, built for `features` inputs."""
+    cell_class = CELLS[kind][0]
+    cell = cell_class(units, dtype="float64")
+    cell(np.zeros((1, features)), cell.get_initial_state(1))
+    weights = random_weights(cell, rng)
+    cell.set_weights(weights)
+    return cell, weights
+
+
+# ---- forward values ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_cell_step_matches_numpy_equations(kind):
+    rng = np.random.default_rng(1)
+    _, reference_step, state_count, _ = CELLS[kind]
+    cell, weights = built_cell(kind, units=4, features=3, rng=rng)
+    x = rng.standard_normal((5, 3))
+    states = [rng.standard_normal((5, 4)) for _ in range(state_count)]
+
+    output, new_states = cell(x, states)
+    expected_output, expected_states = reference_step(x, states, weights)
+
+    assert isinstance(new_states, list) and len(new_states) == state_count
+    np.testing.assert_allclose(output.data, expected_output, rtol=0, atol=1e-12)
+    for got, expected in zip(new_states, expected_states):
+        np.testing.assert_allclose(got.data, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_five_steps_match_numpy(kind):
+    rng = np.random.default_rng(2)
+    _, reference_step, state_count, _ = CELLS[kind]
+    cell, weights = built_cell(kind, units=3, features=2, rng=rng)
+    xs = rng.standard_normal((5, 4, 2))
+    states = cell.get_initial_state(4)
+    expected = [np.zeros((4, 3))] * state_count
+    for x in xs:
+        output, states = cell(x, states)
+        expected_output, expected = reference_step(x, expected, weights)
+    np.testing.assert_allclose(output.data, expected_output, rtol=0, atol=1e-12)
+
+
+def test_a_single_state_may_be_passed_bare():
+    rng = np.random.default_rng(3)
+    cell, weights = built_cell("gru", units=2, features=2, rng=rng)
+    x, h = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    output, _ = cell(x, h)
+    np.testing.assert_allclose(output.data, gru_step(x, [h], weights)[0], rtol=0, atol=1e-12)
+
+
+# ---- gradients ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_gradients_over_five_steps_pass_gradcheck(kind):
+    """Gradients reach the inputs, the initial states and all three weights."""
+    rng = np.random.default_rng(4)
+    _, _, state_count, _ = CELLS[kind]
+    cell, weights = built_cell(kind, units=2, features=3, rng=rng)
+    xs = rng.standard_normal((5, 2, 3))
+    states = [rng.standard_normal((2, 2)) for _ in range(state_count)]
+
+    def five_steps(xs, kernel, recurrent_kernel, bias, *states):
+        # The leaves gradcheck made replace the cell's weights, so it differentiates them.
+        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
+        states = list(states)
+        outputs = []
+        for t in range(xs.shape[0]):
+            output, states = cell(xs[t], states)
+            outputs.append(output)
+        return tinyseq.stack(outputs + states)
+
+    gradcheck(five_steps, xs, *weights, *states)
+
+
+# ---- structure ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, units, features", [("simple_rnn", 5, 3), ("lstm", 4, 6), ("gru", 3, 2)])
+def test_weights_have_keras_shapes_and_order(kind, units, features):
+    cell_class, _, _, gates = CELLS[kind]
+    cell = cell_class(units)
+    cell(np.zeros((1, features)), cell.get_initial_state(1))
+    bias_shape = (2, 3 * units) if kind == "gru" else (gates * units,)
+    assert [name for name, _ in cell.named_parameters()] == ["kernel", "recurrent_kernel", "bias"]
+    expected = [(features, gates * units), (units, gates * units), bias_shape]
+    assert [w.shape for w in cell.get_weights()] == expected
+
+
+def test_state_size_as_keras():
+    assert SimpleRNNCell(5).state_size == 5
+    assert GRUCell(5).state_size == 5
+    assert LSTMCell(5).state_size == [5, 5]
+    assert LSTMCell(5).output_size == 5
+
+
+def test_lstm_ops_are_grouped_in_one_name_scope_per_gate():
+    cell = LSTMCell(3, name="cell")
+    output, (_, new_cell) = cell(np.ones((2, 4)), cell.get_initial_state(2))
+    nodes, stack = set(), [output, new_cell]
+    while stack:
+        node = stack.pop()
+        if node not in nodes:
+            nodes.add(node)
+            stack.extend(node.parents)
+    scopes = {node.scope[-1] for node in nodes if node.op != "leaf"}
+    assert {"projection", "input_gate", "forget_gate", "candidate", "output_gate",
+            "cell_state", "hidden_state"} <= scopes
+    for node in nodes:
+        if node.op == "sigmoid":
+            assert node.scope[-1] in {"input_gate", "forget_gate", "output_gate"}
+            assert node.parents[0].scope == node.scope  # the gate's slice of z is in its scope too
+    assert all(node.scope[0] == "cell" for node in nodes if node.op != "leaf")
+
+
+def test_gru_and_simple_rnn_name_their_parts():
+    for cell, expected in [(GRUCell(2), {"update_gate", "reset_gate", "candidate", "hidden_state"}),
+                           (SimpleRNNCell(2), {"hidden_state"})]:
+        output, _ = cell(np.ones((1, 2)), cell.get_initial_state(1))
+        assert output.scope[-1] == "hidden_state"
+        seen, stack = set(), [output]
+        while stack:
+            node = stack.pop()
+            seen.add(node.scope[-1] if node.scope else None)
+            stack.extend(node.parents)
+        assert expected <= seen
+
+
+def test_lstm_forget_bias_starts_at_one():
+    cell = LSTMCell(3)
+    cell(np.zeros((1, 2)), cell.get_initial_state(1))
+    np.testing.assert_array_equal(cell.bias.data, [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    plain = LSTMCell(3, unit_forget_bias=False)
+    plain(np.zeros((1, 2)), plain.get_initial_state(1))
+    np.testing.assert_array_equal(plain.bias.data, np.zeros(12))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_get_config_rebuilds_the_cell(kind):
+    cell = CELLS[kind][0](7, name="my_cell", dtype="float64")
+    config = cell.get_config()
+    json.dumps(config)
+    rebuilt = type(cell)(**config)
+    assert rebuilt.get_config() == config
+    assert config["name"] == "my_cell" and config["dtype"] == "float64" and config["units"] == 7
+
+
+# ---- bad input ------------------------------------------------------------------------------
+
+
+def test_wrong_number_of_states_is_refused():
+    cell = LSTMCell(4, name="memory")
+    with pytest.raises(ValueError, match=r"memory: states: expected 2 state\(s\) \[h, c\], got 1"):
+        cell(np.zeros((2, 3)), [np.zeros((2, 4))])
+
+
+def test_state_of_wrong_shape_is_refused():
+    cell = GRUCell(4, name="gru_cell_x")
+    with pytest.raises(ShapeError, match=r"gru_cell_x: states: state h has shape \(2, 5\); expected \(2, 4\)"):
+        cell(np.zeros((2, 3)), [np.zeros((2, 5))])
+
+
+def test_built_cell_refuses_a_different_feature_size():
+    cell = SimpleRNNCell(2, name="rnn_cell_x")
+    cell(np.zeros((1, 3)), cell.get_initial_state(1))
+    with pytest.raises(ShapeError, match=r"rnn_cell_x: expected inputs with 3 features .*got shape \(1, 4\)"):
+        cell(np.zeros((1, 4)), cell.get_initial_state(1))
+
+
+def test_cell_refuses_a_sequence():
+    cell = LSTMCell(2, name="step_only")
+    with pytest.raises(ShapeError, match=r"step_only: expected a 2-D input \(batch, features\), "
+                                         r"got a 3-D input"):
+        cell(np.zeros((1, 5, 3)), cell.get_initial_state(1))
+
+
+def test_cell_accepts_a_tensor_input_of_its_dtype():
+    cell = SimpleRNNCell(2)
+    output, _ = cell(Tensor(np.ones((1, 3), dtype=np.float32)), cell.get_initial_state(1))
+    assert output.dtype == np.float32

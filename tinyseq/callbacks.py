@@ -1,0 +1,5 @@
+"""Keras's import path for callbacks: `from tinyseq.callbacks import EarlyStopping, ...`."""
+
+from .models.callbacks import BackupAndRestore, Callback, EarlyStopping, History, ModelCheckpoint
+
+__all__ = ["BackupAndRestore", "Callback", "EarlyStopping", "History", "ModelCheckpoint"]

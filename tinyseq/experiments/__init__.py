@@ -1,0 +1,1 @@
+"""Experiments: complete, measured runs built on the library (each returns a result object)."""

@@ -1,0 +1,120 @@
+"""The classic Keras IMDB walkthrough as a function: load, pad, build, train, evaluate, save, predict.
+
+Embedding(5000, 32) -> LSTM(100) -> Dense(1, sigmoid), adam, binary cross-entropy, batch 128,
+2 epochs, reviews padded to 500 words: 213,301 parameters. The CLI (`tinyseq imdb train`)
+calls `train_seed_model` and prints what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .. import random
+from ..callbacks import BackupAndRestore, Callback
+from ..datasets import imdb
+from ..layers import LSTM, Dense, Embedding
+from ..models import Sequential
+from ..preprocessing.sequence import pad_sequences
+
+WALKTHROUGH_SENTENCES = ("i really liked the movie and had fun", "professional disappointment")
+
+
+def build_seed_model(num_words=5000, maxlen=500, embedding_size=32, units=100):
+    """The walkthrough's model, compiled as it compiles it."""
+    model = Sequential([Embedding(num_words, embedding_size, input_length=maxlen), LSTM(units),
+                        Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def prepare_data(num_words=5000, maxlen=500, path=None, train_samples=None, test_samples=None):
+    """Load IMDB with the top `num_words` words and pad/truncate every review to `maxlen` ids.
+
+    `train_samples` / `test_samples` take the first N (already shuffled) reviews of each split.
+    """
+    (x_train, y_train), (x_test, y_test) = imdb.load_data(path=path, num_words=num_words)
+    x_train, y_train = x_train[:train_samples], y_train[:train_samples]
+    x_test, y_test = x_test[:test_samples], y_test[:test_samples]
+    return (pad_sequences(x_train, maxlen=maxlen), y_train), (pad_sequences(x_test, maxlen=maxlen), y_test)
+
+
+def predict_texts(model, texts, path=None):
+    """The model's positive-sentiment probability for each text (encoded with the right offsets)."""
+    num_words = model.layers[0].input_dim
+    maxlen = model.input_shape[1]
+    ids = [imdb.encode_text(text, num_words=num_words, path=path) for text in texts]
+    return model.predict(pad_sequences(ids, maxlen=maxlen), verbose=0)[:, 0]
+
+
+class EpochTimer(Callback):
+    """Records the wall-clock seconds of every epoch (validation included)."""
+
+    def __init__(self):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+@dataclass
+class IMDBResult:
+    """What a training run measured."""
+    test_loss: float
+    test_accuracy: float
+    epoch_seconds: list
+    history: dict
+    sentences: dict
+    parameters: int
+    settings: dict
+    machine: dict = field(default_factory=lambda: {
+        "python": platform.python_version(), "numpy": np.__version__,
+        "processor": platform.processor() or platform.machine(), "cores": os.cpu_count()})
+
+    def save(self, path):
+        """Write the result as JSON (atomically)."""
+        temporary = f"{path}.tmp"
+        with open(temporary, "w") as file:
+            json.dump(asdict(self), file, indent=1)
+        os.replace(temporary, path)
+
+
+def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num_words=5000, path=None,
+                     train_samples=None, test_samples=None, seed=0, resume=False, verbose=1):
+    """Train the walkthrough's model end to end and return an IMDBResult.
+
+    A checkpoint of the run is kept at `output + ".backup"` (every epoch, and on Ctrl-C); with
+    `resume=True` training continues from it to exactly the weights of an uninterrupted run.
+    """
+    backup = f"{output}.backup"
+    if os.path.exists(backup) and not resume:
+        raise FileExistsError(f"{backup} holds an interrupted run: resume it (--resume) or delete it")
+    if resume and not os.path.exists(backup):
+        raise FileNotFoundError(f"--resume: there is no checkpoint at {backup}")
+    random.seed(seed)
+    (x_train, y_train), (x_test, y_test) = prepare_data(num_words, maxlen, path, train_samples, test_samples)
+    if verbose:
+        print(f"{len(x_train)} train sequences, {len(x_test)} test sequences, padded to {x_train.shape[1]}")
+    model = build_seed_model(num_words, maxlen)
+    if verbose:
+        model.summary()
+    timer = EpochTimer()
+    history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=epochs, batch_size=batch_size,
+                        callbacks=[BackupAndRestore(backup), timer], verbose=verbose)
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    model.save(output)
+    probabilities = predict_texts(model, WALKTHROUGH_SENTENCES, path=path)
+    return IMDBResult(
+        test_loss=loss, test_accuracy=accuracy, epoch_seconds=timer.seconds, history=history.history,
+        sentences={text: float(p) for text, p in zip(WALKTHROUGH_SENTENCES, probabilities)},
+        parameters=model.count_params(),
+        settings={"epochs": epochs, "batch_size": batch_size, "maxlen": maxlen, "num_words": num_words,
+                  "train_samples": len(x_train), "test_samples": len(x_test), "seed": seed, "resumed": resume})

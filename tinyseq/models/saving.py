@@ -1,0 +1,172 @@
+"""Saving and loading models: one zip file, no pickle, written atomically.
+
+Inside the file:
+    tinyseq.json        format name and version, the model's config, compile settings, and the
+                        structure of the optimizer state / training state with arrays referenced
+    arrays/N.npy        every array (weights first), in numpy's own format, loaded with
+                        allow_pickle=False
+
+The suffix does not matter: `model.save("imdb.h5")` writes this format too (it is not HDF5).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .. import __version__, optimizers, random
+
+FORMAT = "tinyseq-model"
+VERSION = 1
+
+
+def save_model(model, path, include_training_state=False):
+    """Write `model` to `path` (atomically: a temporary file renamed over the target).
+
+    Args:
+        model: a Sequential model.
+        path: the file to write; any suffix.
+        include_training_state: also store where `fit` is (epoch, batch, shuffled order,
+            running sums, history) and the random generator's state, for exact resumption.
+    """
+    arrays = []
+
+    def stash(value):
+        """Replace arrays by references into arrays/, recursively; keep JSON-able values."""
+        if isinstance(value, np.ndarray):
+            arrays.append(value)
+            return {"__array__": len(arrays) - 1}
+        if isinstance(value, dict):
+            return {str(key): stash(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [stash(item) for item in value]
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    document = {
+        "format": FORMAT, "version": VERSION, "tinyseq_version": __version__,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "input_shape": list(model.input_shape) if model.input_shape else None,
+        "weights": stash([p.data for p in model.parameters()]) if model.built else [],
+        "compile": _compile_config(model, stash),
+    }
+    if include_training_state:
+        state = model.training_state
+        document["training_state"] = stash({
+            "epoch": state.epoch, "batch": state.batch, "order": state.order, "totals": state.totals,
+            "seen": state.seen, "history": state.history, "random": random.get_state()})
+    _write_atomically(path, document, arrays)
+
+
+def _compile_config(model, stash):
+    if model.loss_function is None:
+        return None
+    loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "__name__", None)
+    return {"loss": loss, "metrics": model.metric_names,
+            "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config(),
+                          "state": stash(model.optimizer.state_dict())}}
+
+
+def _write_atomically(path, document, arrays):
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".tinyseq")
+    try:
+        with os.fdopen(descriptor, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("tinyseq.json", json.dumps(document, indent=1))
+            for i, array in enumerate(arrays):
+                buffer = io.BytesIO()
+                np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+                archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def _read(path):
+    """Return (document, load_array) from a model file, with clear errors for bad files."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load_model: no such file: {path}")
+    try:
+        archive = zipfile.ZipFile(path)
+        document = json.loads(archive.read("tinyseq.json"))
+    except zipfile.BadZipFile:
+        raise ValueError(f"load_model: {path} is not a tinyseq model file (not a zip archive: "
+                         f"corrupt, truncated, or another format such as real HDF5)") from None
+    except KeyError:
+        raise ValueError(f"load_model: {path} is a zip archive but not a tinyseq model (no tinyseq.json)") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"load_model: {path} is damaged: its tinyseq.json does not parse ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"load_model: {path} is not a tinyseq model file (format {document.get('format')!r})"
+                         if isinstance(document, dict) else f"load_model: {path} is not a tinyseq model file")
+    if not isinstance(document.get("version"), int) or document["version"] > VERSION:
+        raise ValueError(f"load_model: {path} was written by a newer tinyseq (file format version "
+                         f"{document.get('version')}, this tinyseq {__version__} reads up to {VERSION}); "
+                         f"upgrade tinyseq to load it")
+
+    def load_array(index):
+        try:
+            return np.load(io.BytesIO(archive.read(f"arrays/{index}.npy")), allow_pickle=False)
+        except (KeyError, zipfile.BadZipFile, ValueError, OSError) as error:
+            raise ValueError(f"load_model: {path} is damaged: array {index} cannot be read ({error})") from None
+
+    def unstash(value):
+        if isinstance(value, dict):
+            if set(value) == {"__array__"}:
+                return load_array(value["__array__"])
+            return {key: unstash(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [unstash(item) for item in value]
+        return value
+
+    return document, unstash
+
+
+def load_model(path, compile=True):
+    """Load a model written by `save` / `save_model`: same structure, bit-identical weights, and
+    (when compiled) the optimizer with its state, so `fit` continues as if never interrupted."""
+    from .sequential import Sequential
+    document, unstash = _read(path)
+    if document["model"]["class_name"] != "Sequential":
+        raise ValueError(f"load_model: unsupported model class {document['model']['class_name']!r}")
+    model = Sequential.from_config(document["model"]["config"])
+    if document.get("input_shape"):
+        model.build(tuple(document["input_shape"]))
+        model.set_weights(unstash(document["weights"]))
+    if compile and document.get("compile"):
+        settings = document["compile"]
+        optimizer_class = getattr(optimizers, settings["optimizer"]["class_name"])
+        optimizer = optimizer_class(**settings["optimizer"]["config"])
+        model.compile(optimizer=optimizer, loss=settings["loss"], metrics=settings["metrics"])
+        if model.built:
+            optimizer.load_state_dict(unstash(settings["optimizer"]["state"]))
+    return model
+
+
+def restore_checkpoint(model, path):
+    """Put a `BackupAndRestore` checkpoint's weights, optimizer state, random state and training
+    position into `model` (which must have the same structure and be compiled)."""
+    from .sequential import TrainingState
+    document, unstash = _read(path)
+    if not document.get("training_state"):
+        raise ValueError(f"restore: {path} holds a model but no training state to resume from")
+    if not model.built:
+        model.build(tuple(document["input_shape"]))
+    model.set_weights(unstash(document["weights"]))
+    model.optimizer.load_state_dict(unstash(document["compile"]["optimizer"]["state"]))
+    saved = unstash(document["training_state"])
+    random.set_state(saved.pop("random"))
+    model.training_state = TrainingState(**saved)
+

@@ -1,0 +1,347 @@
+"""`Sequential`: Keras's model of a stack of layers, with compile / fit / evaluate / predict.
+
+The training loop is deliberately plain: shuffle, slice a batch, forward, loss, backward,
+optimizer step, running averages for the progress bar. Its position (epoch, batch, the
+epoch's shuffled order, the running sums) lives in one `TrainingState`, so a checkpoint can
+hold it and a resumed run continues with exactly the numbers an uninterrupted one would see.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import losses, metrics as metrics_module, optimizers, random
+from ..nn.module import Module
+from ..tensor import Tensor, no_grad
+from .callbacks import CallbackList, History
+from .progress import ProgressBar
+
+
+@dataclass
+class TrainingState:
+    """Where `fit` is: saved in checkpoints so training resumes exactly.
+
+    Attributes:
+        epoch: the epoch under way (0-based).
+        batch: batches of that epoch already done.
+        order: the epoch's (shuffled) order of sample indices, or None before it starts.
+        totals: per quantity, the batch-size-weighted sum so far this epoch.
+        seen: samples seen so far this epoch.
+        history: per quantity, the value at the end of each finished epoch.
+    """
+    epoch: int = 0
+    batch: int = 0
+    order: np.ndarray | None = None
+    totals: dict = field(default_factory=dict)
+    seen: int = 0
+    history: dict = field(default_factory=dict)
+
+    def start_next_epoch(self):
+        """Move to the start of the next epoch."""
+        self.epoch, self.batch, self.order, self.totals, self.seen = self.epoch + 1, 0, None, {}, 0
+
+    def averages(self):
+        """The running mean of each quantity over the samples seen this epoch."""
+        return {name: total / self.seen for name, total in self.totals.items()}
+
+
+class Sequential(Module):
+    """A model made of layers applied one after the other, as `keras.Sequential`.
+
+    Example:
+        >>> from tinyseq.layers import Embedding, LSTM, Dense
+        >>> model = Sequential([Embedding(5000, 32, input_length=500), LSTM(100),
+        ...                     Dense(1, activation="sigmoid")])
+        >>> model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+        >>> model.count_params()
+        213301
+    """
+
+    def __init__(self, layers=None, name=None):
+        super().__init__(name=name)
+        self.layers = []
+        self.input_shape = None
+        self.optimizer = self.loss = self.loss_function = None
+        self.metric_names, self.metric_functions = [], []
+        self.stop_training = False
+        self.history = None
+        self.training_state = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Append a layer."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.add: expected a layer, got {type(layer).__name__}")
+        self.layers.append(layer)
+        self.built = False
+
+    # ---- structure ---------------------------------------------------------------------
+    def build(self, input_shape=None):
+        """Build every layer for inputs of `input_shape` (batch dimension first, may be None).
+
+        Without an argument the shape comes from the first layer (e.g. Embedding's
+        input_length). Called by the first `model(x)`, `fit` or `summary` when needed.
+        """
+        input_shape = self._known_input_shape(input_shape)
+        if input_shape is None:
+            raise ValueError(f"{self.name}: the input shape is unknown: call build(input_shape), "
+                             f"fit the model, or give the first layer input_length")
+        shape = (None,) + tuple(input_shape[1:])
+        self.input_shape = shape
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+                layer.built = True
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def _known_input_shape(self, input_shape):
+        if input_shape is not None:
+            return tuple(input_shape)
+        if self.input_shape is not None:
+            return self.input_shape
+        first = self.layers[0] if self.layers else None
+        length = getattr(first, "input_length", None)
+        return (None, length) if length else None
+
+    def call(self, inputs, training=None, mask=None):
+        """Run the layers in order, handing each one the mask the previous one produced."""
+        x = inputs
+        for layer in self.layers:
+            output = layer(x, mask=mask, training=training)
+            mask = layer.compute_mask(x, mask)
+            x = output
+        return x
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape`."""
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        """The model's structure as JSON-able data (layers by class name and config)."""
+        return {"name": self.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild an (unbuilt) model from `get_config()`'s output."""
+        from .. import layers as layer_classes
+        model = cls(name=config["name"])
+        for entry in config["layers"]:
+            layer_class = getattr(layer_classes, entry["class_name"], None)
+            if not isinstance(layer_class, type) or not issubclass(layer_class, Module):
+                raise ValueError(f"unknown layer class {entry['class_name']!r}")
+            model.add(layer_class(**entry["config"]))
+        return model
+
+    def summary(self, print_fn=print):
+        """Print each layer, its output shape and parameter count, then the totals (as Keras)."""
+        if not self.built:
+            self.build()
+        rows, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}"))
+        widths = (max(32, *(len(r[0]) + 1 for r in rows)), max(25, *(len(r[1]) + 1 for r in rows)), 12)
+        rule = "_" * sum(widths)
+
+        def line(cells):
+            return "".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+        total = self.count_params()
+        lines = [f'Model: "{self.name}"', rule, line(("Layer (type)", "Output Shape", "Param #")), "=" * sum(widths)]
+        for i, row in enumerate(rows):
+            lines += [line(row), "=" * sum(widths) if i == len(rows) - 1 else ""]
+        lines += [f"Total params: {total:,}", f"Trainable params: {total:,}", "Non-trainable params: 0", rule]
+        for text in lines:
+            print_fn(text)
+
+    # ---- training ------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Choose the optimizer (a name or an object), the loss and the metrics to report.
+
+        Args:
+            optimizer: "adam", "rmsprop", "sgd" or an optimizer from `tinyseq.optimizers`.
+            loss: a loss name ("binary_crossentropy", ...) or a function (y_true, y_pred) -> scalar.
+            metrics: names such as "accuracy" (resolved from the loss, as Keras does).
+        """
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='binary_crossentropy'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss, self.loss_function = loss, losses.get(loss)
+        self.metric_names = [m if isinstance(m, str) else m.__name__ for m in metrics or []]
+        self.metric_functions = [metrics_module.get(m, loss=loss) for m in metrics or []]
+
+    def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Train for `epochs` epochs; return a `History` whose `.history` holds each epoch's metrics.
+
+        Args:
+            x, y: inputs and targets (numpy arrays; token ids as integers).
+            batch_size: samples per gradient step.
+            epochs: the epoch to stop after (counting from 0, as Keras).
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch ("auto" is 1).
+            callbacks: e.g. ModelCheckpoint, EarlyStopping, BackupAndRestore.
+            validation_split: the fraction of samples, taken from the END before shuffling,
+                held out for validation (as Keras).
+            validation_data: (x_val, y_val), used instead of validation_split.
+            shuffle: reshuffle the training samples every epoch (from the seeded RNG).
+            initial_epoch: the epoch to start from.
+
+        Ctrl-C stops after the current batch, lets callbacks react (BackupAndRestore saves a
+        checkpoint) and raises KeyboardInterrupt; a second Ctrl-C stops at once.
+        """
+        self._require_compiled("fit")
+        x, y = _check_pair(x, y, "fit")
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
+            cut = len(x) - int(len(x) * validation_split)
+            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        if not self.built:
+            self.build(x.shape)
+        verbose = 1 if verbose == "auto" else verbose
+        steps = math.ceil(len(x) / batch_size)
+        self.history = History()
+        callback_list = CallbackList([*(callbacks or []), self.history], model=self)
+        self.training_state = TrainingState(epoch=initial_epoch)
+        self.stop_training = False
+        callback_list.on_train_begin()
+        state = self.training_state  # a callback (BackupAndRestore) may have restored one
+        with _stop_on_first_ctrl_c() as interrupted:
+            while state.epoch < epochs and not self.stop_training:
+                if state.order is None:
+                    state.order = random.generator().permutation(len(x)) if shuffle else np.arange(len(x))
+                    callback_list.on_epoch_begin(state.epoch)
+                if verbose:
+                    print(f"Epoch {state.epoch + 1}/{epochs}")
+                bar = ProgressBar(steps, verbose)
+                self.train()
+                while state.batch < steps:
+                    batch = state.order[state.batch * batch_size:(state.batch + 1) * batch_size]
+                    for name, value in self.train_step(x[batch], y[batch]).items():
+                        state.totals[name] = state.totals.get(name, 0.0) + value * len(batch)
+                    state.seen += len(batch)
+                    state.batch += 1
+                    bar.update(state.batch, state.averages())
+                    callback_list.on_train_batch_end(state.batch, state.averages())
+                    if interrupted():
+                        callback_list.on_train_interrupt()
+                        raise KeyboardInterrupt(f"training interrupted in epoch {state.epoch + 1}, "
+                                                f"after batch {state.batch} of {steps}")
+                logs = state.averages()
+                if validation_data is not None:
+                    scores = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
+                    logs.update({f"val_{name}": value for name, value in scores.items()})
+                bar.finish(logs)
+                for name, value in logs.items():
+                    state.history.setdefault(name, []).append(value)
+                epoch = state.epoch
+                state.start_next_epoch()
+                callback_list.on_epoch_end(epoch, logs)
+        callback_list.on_train_end()
+        return self.history
+
+    def train_step(self, x, y):
+        """One gradient step on a batch; returns the batch's loss and metrics."""
+        self.zero_grad()
+        prediction = self(x, training=True)
+        loss = self.loss_function(Tensor(y, dtype=prediction.dtype), prediction)
+        loss.backward()
+        self.optimizer.step(self.parameters())
+        return {"loss": loss.item(), **self._metric_values(y, prediction.data)}
+
+    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False):
+        """The loss and metrics over (x, y): [loss, metric, ...] (or a dict), as Keras.
+
+        Returns the loss alone when no metrics were compiled.
+        """
+        self._require_compiled("evaluate")
+        x, y = _check_pair(x, y, "evaluate")
+        totals = {}
+        for start, prediction in self._predict_batches(x, batch_size, verbose):
+            y_batch = y[start:start + len(prediction)]
+            with no_grad():
+                loss = self.loss_function(Tensor(y_batch, dtype=prediction.dtype), Tensor(prediction))
+            for name, value in {"loss": loss.item(), **self._metric_values(y_batch, prediction)}.items():
+                totals[name] = totals.get(name, 0.0) + value * len(prediction)
+        scores = {name: total / len(x) for name, total in totals.items()}
+        if return_dict:
+            return scores
+        return list(scores.values()) if self.metric_names else scores["loss"]
+
+    def predict(self, x, batch_size=32, verbose="auto"):
+        """The model's outputs for `x`, computed in inference mode (no dropout), as a numpy array."""
+        x = np.asarray(x)
+        return np.concatenate([out for _, out in self._predict_batches(x, batch_size, verbose)])
+
+    def _predict_batches(self, x, batch_size, verbose):
+        steps = math.ceil(len(x) / batch_size)
+        bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for step in range(steps):
+                    start = step * batch_size
+                    yield start, self(x[start:start + batch_size], training=False).data
+                    bar.update(step + 1, {})
+        finally:
+            self.train(was_training)
+        bar.finish({})
+
+    def _metric_values(self, y_true, y_pred):
+        return {name: float(function(y_true, y_pred))
+                for name, function in zip(self.metric_names, self.metric_functions)}
+
+    def _require_compiled(self, method):
+        if self.loss_function is None:
+            raise RuntimeError(f"{method}: compile the model first, e.g. "
+                               f"model.compile(loss='binary_crossentropy', optimizer='adam')")
+
+    def save(self, path):
+        """Write the model (structure, weights, optimizer state) to one file; see `load_model`."""
+        from .saving import save_model
+        save_model(self, path)
+
+
+def _check_pair(x, y, method):
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"{method}: x has {len(x)} samples but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{method}: no samples")
+    return x, y
+
+
+class _stop_on_first_ctrl_c:
+    """While active, a first Ctrl-C only raises a flag (the loop stops at a batch boundary, where
+    the weights are consistent); a second one interrupts at once."""
+
+    def __enter__(self):
+        self.flag = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return lambda: self.flag
+
+    def _handle(self, signum, frame):
+        if self.flag:
+            raise KeyboardInterrupt
+        self.flag = True
+        print("\nCtrl-C: stopping after this batch (press again to stop at once) ...", flush=True)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False

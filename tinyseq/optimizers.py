@@ -1,0 +1,293 @@
+"""Optimizers with Keras 3's defaults and update formulas: `SGD`, `RMSprop`, `Adam`.
+
+Usage, after `loss.backward()`:
+
+    optimizer = Adam()
+    optimizer.step(model.parameters())   # updates every parameter that has a .grad, in place
+
+An optimizer keeps per-parameter state ("slots", such as Adam's moment estimates), one array
+per parameter in the order the first `step` received them; later steps must pass the same
+parameters. `state_dict()` / `load_state_dict()` save and restore the iteration count and the
+slots, so training resumes from a checkpoint bit for bit.
+
+Gradients can be clipped first, with Keras's options (at most one of them):
+`clipnorm` rescales each gradient whose L2 norm exceeds it, `global_clipnorm` rescales all of
+them together when their joint norm exceeds it, `clipvalue` clips each element to ±clipvalue.
+Clipping makes new arrays: the `.grad` arrays are never modified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: clipping, the iteration count, slots and checkpoints.
+
+    Subclasses list their slots in `slot_names` and implement `update`.
+
+    Args:
+        learning_rate: the step size.
+        clipnorm: clip each gradient to this L2 norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: clip all gradients together to this joint L2 norm.
+        name: the optimizer's name.
+    """
+
+    slot_names: tuple = ()
+    default_name = "optimizer"
+
+    def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
+        clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        chosen = {key: value for key, value in clipping.items() if value is not None}
+        if len(chosen) > 1:
+            raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set, got {chosen}")
+        for key, value in chosen.items():
+            if not value > 0:
+                raise ValueError(f"{key} must be positive, got {value}")
+        if not learning_rate >= 0:
+            raise ValueError(f"learning_rate must be non-negative, got {learning_rate}")
+        self.name = name or self.default_name
+        self.learning_rate = float(learning_rate)
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.iterations = 0
+        self._parameters = None  # fixed by the first step
+        self._slots = {name: [] for name in self.slot_names}  # slot name -> one array per parameter
+
+    # ---- stepping -------------------------------------------------------------------------
+    def step(self, parameters):
+        """Update, in place, every parameter whose `.grad` is not None.
+
+        Args:
+            parameters: the parameters to train, in a fixed order (e.g. `model.parameters()`).
+
+        Raises:
+            ValueError: if no parameter has a gradient, or the parameters differ from the ones
+                the first step was given.
+        """
+        parameters = list(parameters)
+        self._build(parameters)
+        with_gradient = [(index, p) for index, p in enumerate(parameters) if p.grad is not None]
+        if not with_gradient:
+            raise ValueError(f"{self.name}.step: no parameter has a gradient; call loss.backward() first")
+        gradients = self.clip_gradients([p.grad for _, p in with_gradient])
+        for (index, parameter), gradient in zip(with_gradient, gradients):
+            slots = {name: arrays[index] for name, arrays in self._slots.items()}
+            self.update(parameter.data, gradient, slots)
+        self.iterations += 1
+
+    def update(self, variable, gradient, slots):
+        """Apply one update to `variable` (a numpy array, changed in place).
+
+        Args:
+            variable: the parameter's array.
+            gradient: its (clipped) gradient; must not be modified.
+            slots: this parameter's slot arrays by name, updated in place.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.update is not implemented")
+
+    def clip_gradients(self, gradients):
+        """Return new, clipped gradient arrays (or the same arrays if no clipping is set)."""
+        if self.clipnorm is not None:
+            return [g * self.clipnorm / np.maximum(np.sqrt(np.sum(g * g)), self.clipnorm) for g in gradients]
+        if self.global_clipnorm is not None:
+            norm = np.sqrt(sum(np.sum(g * g) for g in gradients))
+            # As Keras: a non-finite norm turns the update into NaN rather than hiding the problem.
+            scale = self.global_clipnorm / max(norm, self.global_clipnorm) if np.isfinite(norm) else np.nan
+            return [g * scale for g in gradients]
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in gradients]
+        return gradients
+
+    def _build(self, parameters):
+        if self._parameters is None:
+            loaded = self._slots
+            self._parameters = parameters
+            self._slots = {name: [np.zeros_like(p.data) for p in parameters] for name in self.slot_names}
+            if any(loaded.values()):  # a state loaded before the first step
+                self._copy_slots(loaded)
+        elif len(parameters) != len(self._parameters) or any(
+                p is not q for p, q in zip(parameters, self._parameters)):
+            raise ValueError(f"{self.name}.step: got different parameters from the first step's; an "
+                             f"optimizer keeps state per parameter, so make a new one for new parameters")
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def state_dict(self):
+        """The iteration count and copies of the slot arrays (in parameter order)."""
+        return {"iterations": self.iterations,
+                "slots": {name: [array.copy() for array in arrays] for name, arrays in self._slots.items()}}
+
+    def load_state_dict(self, state):
+        """Restore a `state_dict`; before the first step, the slots are kept until it.
+
+        Raises:
+            ValueError: if the slot names, counts or shapes do not match.
+        """
+        if set(state["slots"]) != set(self.slot_names):
+            raise ValueError(f"{self.name}.load_state_dict: the state has slots {sorted(state['slots'])}, "
+                             f"this optimizer has {sorted(self.slot_names)}")
+        if self._parameters is None:
+            self._slots = {name: [np.array(a) for a in arrays] for name, arrays in state["slots"].items()}
+        else:
+            self._copy_slots(state["slots"])
+        self.iterations = int(state["iterations"])
+
+    def _copy_slots(self, slots):
+        for name, arrays in slots.items():
+            if len(arrays) != len(self._parameters):
+                raise ValueError(f"{self.name}.load_state_dict: slot {name!r} has {len(arrays)} arrays "
+                                 f"for {len(self._parameters)} parameters")
+            for index, (target, source) in enumerate(zip(self._slots[name], arrays)):
+                if np.shape(source) != target.shape:
+                    raise ValueError(f"{self.name}.load_state_dict: slot {name!r}[{index}] has shape "
+                                     f"{np.shape(source)}, expected {target.shape}")
+                target[...] = source
+
+    def get_config(self):
+        """The constructor arguments as a JSON-able dict: `type(optimizer)(**config)` rebuilds it."""
+        return {"name": self.name, "learning_rate": self.learning_rate, "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r} learning_rate={self.learning_rate}>"
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with (Nesterov) momentum, as Keras 3:
+
+        without momentum:  w = w - lr * g
+        with momentum:     v = momentum * v - lr * g;  w = w + v
+        Nesterov:          v = momentum * v - lr * g;  w = w + momentum * v - lr * g
+
+    Args:
+        learning_rate: default 0.01.
+        momentum: in [0, 1]; 0 is plain gradient descent.
+        nesterov: use Nesterov momentum.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    default_name = "SGD"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        super().__init__(learning_rate, **kwargs)
+
+    @property
+    def slot_names(self):
+        """A velocity per parameter, only when there is momentum (as Keras)."""
+        return ("momentum",) if self.momentum else ()
+
+    def update(self, variable, gradient, slots):
+        """See `Optimizer.update`."""
+        if not self.momentum:
+            np.subtract(variable, gradient * self.learning_rate, out=variable)
+            return
+        velocity = slots["momentum"]
+        np.subtract(velocity * self.momentum, gradient * self.learning_rate, out=velocity)
+        if self.nesterov:
+            np.add(variable, velocity * self.momentum - gradient * self.learning_rate, out=variable)
+        else:
+            np.add(variable, velocity, out=variable)
+
+    def get_config(self):
+        """See `Optimizer.get_config`."""
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """Divide each step by a running root-mean-square of recent gradients, as Keras 3:
+
+        v = rho * v + (1 - rho) * g²
+        w = w - lr * g / sqrt(v + epsilon)
+
+    Args:
+        learning_rate: default 1e-3.
+        rho: the decay of the running average of squared gradients.
+        epsilon: keeps the division finite.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    slot_names = ("velocity",)
+    default_name = "rmsprop"
+
+    def __init__(self, learning_rate=1e-3, rho=0.9, epsilon=1e-7, **kwargs):
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+        super().__init__(learning_rate, **kwargs)
+
+    def update(self, variable, gradient, slots):
+        """See `Optimizer.update`."""
+        velocity = slots["velocity"]
+        np.add(self.rho * velocity, (1 - self.rho) * np.square(gradient), out=velocity)
+        np.subtract(variable, self.learning_rate * gradient / np.sqrt(velocity + self.epsilon), out=variable)
+
+    def get_config(self):
+        """See `Optimizer.get_config`."""
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) as Keras 3 computes it, with the bias correction folded into the step
+    size (epsilon is the paper's "epsilon hat"):
+
+        m = m + (g - m) * (1 - beta_1)
+        v = v + (g² - v) * (1 - beta_2)
+        alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)      with t = iterations + 1
+        w = w - alpha * m / (sqrt(v) + epsilon)
+
+    Args:
+        learning_rate: default 1e-3.
+        beta_1: decay of the running mean of gradients.
+        beta_2: decay of the running mean of squared gradients.
+        epsilon: keeps the division finite.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    slot_names = ("momentum", "velocity")
+    default_name = "adam"
+
+    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        super().__init__(learning_rate, **kwargs)
+
+    def update(self, variable, gradient, slots):
+        """See `Optimizer.update`."""
+        momentum, velocity = slots["momentum"], slots["velocity"]
+        # Keras computes the bias correction in the variable's dtype; so do we, bit for bit.
+        as_dtype = variable.dtype.type
+        step = as_dtype(self.iterations + 1)
+        beta_1_power = as_dtype(self.beta_1) ** step
+        beta_2_power = as_dtype(self.beta_2) ** step
+        alpha = as_dtype(self.learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        np.add(momentum, (gradient - momentum) * (1 - self.beta_1), out=momentum)
+        np.add(velocity, (np.square(gradient) - velocity) * (1 - self.beta_2), out=velocity)
+        np.subtract(variable, momentum * alpha / (np.sqrt(velocity) + self.epsilon), out=variable)
+
+    def get_config(self):
+        """See `Optimizer.get_config`."""
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier):
+    """Return `identifier` if it is an Optimizer, else a new one with Keras's defaults by name
+    ("sgd", "rmsprop", "adam"; any case).
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones).
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"Unknown optimizer {identifier!r}; valid names: {', '.join(_BY_NAME)} "
+                     f"(or pass an Optimizer instance)")

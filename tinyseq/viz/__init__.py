@@ -1,0 +1,35 @@
+"""Draw computation graphs: gates as clusters, gradients as a heatmap.
+
+Drawing your own code takes three steps: wrap the parts you want grouped in
+`tinyseq.name_scope`, compute, and call `draw` on the result.
+
+    >>> import tinyseq
+    >>> from tinyseq import viz
+    >>> x = tinyseq.tensor([[0.5, -1.0]])
+    >>> w = tinyseq.tensor([[0.3], [0.8]], requires_grad=True)
+    >>> with tinyseq.name_scope("neuron"):
+    ...     y = tinyseq.sigmoid(x @ w)
+    >>> graph = viz.draw(y, labels={x: "x", w: "w", y: "y"})
+    >>> viz.write(graph, "neuron.svg")     # or .png, .pdf, .dot; in Jupyter just show `graph`
+
+For a gradient heatmap, keep every intermediate gradient, run backward, and draw with
+`grad_heatmap=True` (pass `grad_scale=(-6, 0)` to compare several drawings on one scale):
+
+    >>> loss = y.sum()
+    >>> viz.retain_grads(loss)
+    >>> loss.backward()
+    >>> heat = viz.draw(loss, grad_heatmap=True)
+
+Large graphs: `collapse=["forget_gate"]` or `max_depth=1` draw whole scopes as single nodes.
+Ready-made recurrent graphs come from `cell_example` (what `tinyseq graph` draws) and `unroll`
+(any cell over a sequence, one "t=k" scope per step). `draw` needs only the `graphviz` Python
+package; rendering images needs the Graphviz program `dot` as well.
+"""
+
+from .draw import Drawing, GraphvizNotFoundError, draw, write
+from .examples import Example, Unrolled, cell_example, make_cell, unroll
+from .graph import retain_grads, topological_order
+from .style import heat_color
+
+__all__ = ["draw", "write", "retain_grads", "topological_order", "heat_color", "cell_example",
+           "unroll", "make_cell", "Example", "Unrolled", "Drawing", "GraphvizNotFoundError"]
