@@ -243,31 +243,6 @@ def test_download_progress_without_tqdm(fake_tarball, cache_dir, monkeypatch, ca
 # The real Large Movie Review Dataset.
 # --------------------------------------------------------------------------
 
-REAL_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared/data/aclImdb_v1_labeled.tar.gz"
-
-
-@pytest.fixture(scope="session")
-def real_cache(tmp_path_factory):
-    """Parses the real data once per session into a shared cache; returns (data path, cache dir)."""
-    data = Path(os.environ.get("TINYSEQ_DATA") or REAL_ARCHIVE)
-    if not data.exists():
-        pytest.skip(f"the IMDB data is not at {data}; set TINYSEQ_DATA to aclImdb_v1.tar.gz to run this test")
-    cache = tmp_path_factory.mktemp("imdb_cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TINYSEQ_CACHE", str(cache))
-        imdb.load_data(data)
-    return data, cache
-
-
-@pytest.fixture
-def real(real_cache, monkeypatch):
-    """Points TINYSEQ_DATA and TINYSEQ_CACHE at the real data and its session cache; returns the data path."""
-    data, cache = real_cache
-    monkeypatch.setenv("TINYSEQ_DATA", str(data))
-    monkeypatch.setenv("TINYSEQ_CACHE", str(cache))
-    return data
-
-
 @pytest.fixture(scope="session")
 def real_5000(real_cache):
     data, cache = real_cache

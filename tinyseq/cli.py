@@ -2,6 +2,7 @@
 
     tinyseq imdb train [--quick] [--epochs 2] ...   the Keras IMDB walkthrough, end to end
     tinyseq imdb predict MODEL "some text"          sentiment of your own sentence
+    tinyseq graph {rnn,lstm,gru} -o FILE            draw a cell's computation graph
     tinyseq demo                                    the bare engine learns XOR
 """
 
@@ -90,6 +91,9 @@ def build_parser():
     predict.add_argument("text", nargs="+")
     predict.add_argument("--data", help="the aclImdb data (for the word index)")
     predict.set_defaults(run=_imdb_predict)
+
+    from .viz.cli import add_graph_parser
+    add_graph_parser(commands)
     return parser
 
 

@@ -32,7 +32,7 @@ from tutorial_helpers import show, table
 def rolled_and_unrolled(steps=4):
     """The textbook picture of a recurrent network, drawn with graphviz."""
     picture = graphviz.Digraph(graph_attr={"rankdir": "BT", "nodesep": "0.5", "fontname": "Helvetica"},
-                               node_attr={"fontname": "Helvetica"})
+                               node_attr={"fontname": "Helvetica"}, edge_attr={"fontname": "Helvetica"})
     block = {"shape": "box", "style": "rounded,filled", "fillcolor": "#fde7a7", "width": "0.7"}
     state = {"shape": "plaintext", "fontsize": "16"}
     with picture.subgraph(name="cluster_rolled", graph_attr={"label": "rolled", "style": "dashed"}) as rolled:
@@ -47,12 +47,10 @@ def rolled_and_unrolled(steps=4):
             unrolled.node(f"A{t}", "A", **block)
             unrolled.node(f"h{t}", f"h{t}", **state)
             unrolled.edges([(f"x{t}", f"A{t}"), (f"A{t}", f"h{t}")])
-            if t > 1:
-                unrolled.edge(f"A{t - 1}", f"A{t}", constraint="false")
-        with unrolled.subgraph() as same_row:
+        with unrolled.subgraph() as same_row:  # the blocks in one row, passing the state along it
             same_row.attr(rank="same")
-            for t in range(1, steps + 1):
-                same_row.node(f"A{t}")
+            for t in range(2, steps + 1):
+                same_row.edge(f"A{t - 1}", f"A{t}", label=f" h{t - 1}")
     return picture
 
 
@@ -95,8 +93,8 @@ x_t = ts.tensor(rng.normal(size=(batch, features)).astype(np.float32))
 h_previous = ts.tensor(np.zeros((batch, units), np.float32))
 h_t = rnn_step(x_t, h_previous, W, U, b)
 print("x_t:", x_t.shape, "  h_(t-1):", h_previous.shape, "  ->  h_t:", h_t.shape)
-show(viz.draw(h_t, labels={x_t: "x(t)", h_previous: "h(t−1)", W: "W", U: "U", b: "b", h_t: "h(t)"},
-              title="One simple-RNN step"))
+show(viz.draw(h_t, labels={x_t: "x(t)", h_previous: "h(t−1)", h_t: "h(t)"},
+              params={"W": W, "U": U, "b": b}, title="One simple-RNN step"))
 
 # %% [markdown]
 # tinyseq's own `nn.SimpleRNNCell` is written the same way, with Keras's names for the weights:
@@ -148,40 +146,41 @@ print("largest difference from our loop:",
 # %% [markdown]
 # ## 4. The unrolled graph
 #
-# Draw the graph of three steps, each step's operations in a `t=k` scope (`viz.unroll` runs any
-# cell that way). Follow the arrows: the weights feed *every* step, and the state threads
-# through the steps one after another.
+# Draw three steps of our loop, each step in a `t=k` scope. Follow the arrows: the weights
+# \(W\), \(U\) and \(b\) (drawn as cylinders, because they are parameters) feed *every* step,
+# and the state threads through the steps one after another. This time the inputs ask for
+# gradients too, so that we can see below how each of them influences the last state.
 
 # %%
-small = nn.SimpleRNNCell(2)
-three_steps = ts.tensor(rng.normal(size=(1, 3, 2)).astype(np.float32), requires_grad=True)
-h0 = ts.tensor(np.zeros((1, 2), np.float32))
-unrolled = viz.unroll(small, three_steps, [h0])
+xs = [ts.tensor(rng.normal(size=(1, features)).astype(np.float32), requires_grad=True) for _ in range(3)]
+h = h0 = ts.tensor(np.zeros((1, units), np.float32))
 labels = {h0: "h(0)"}
-for t, (x_k, (h_k,)) in enumerate(zip(unrolled.inputs, unrolled.states), 1):
-    labels.update({x_k: f"x({t})", h_k: f"h({t})"})
-last = unrolled.states[-1][0]
-show(viz.draw(last, labels=labels, params=small, rankdir="TB", title="A SimpleRNN unrolled over 3 steps"))
+for t, x in enumerate(xs, 1):
+    with ts.name_scope(f"t={t}"):
+        h = rnn_step(x, h, W, U, b)
+    labels.update({x: f"x({t})", h: f"h({t})"})
+show(viz.draw(h, labels=labels, params={"W": W, "U": U, "b": b}, rankdir="TB",
+              title="A simple RNN unrolled over 3 steps"))
 
 # %% [markdown]
 # This is why training a recurrent network is called **backpropagation through time**: backward
 # on this graph is ordinary backpropagation, but the graph is the loop written out, so the
-# gradient travels back through the steps. And because the weights are shared, each weight's
-# gradient is the *sum* of what every step contributes. You can see it: backward from the last
-# state, then ask how much each step's input moved it.
+# gradient travels back through the steps. Because the weights are shared, each weight's
+# gradient is the *sum* of what every step contributes to it. And each input's gradient reaches
+# it through a different number of steps:
 
 # %%
-last_state = unrolled.states[-1][0].sum()
-viz.retain_grads(last_state)
-last_state.backward()
-table(["input", "norm of d h(3) / d input"],
-      [[f"x({t})", f"{np.linalg.norm(x_k.grad):.4f}"] for t, x_k in enumerate(unrolled.inputs, 1)])
+for parameter in (W, U, b):
+    parameter.zero_grad()
+h.sum().backward()
+table(["input", "steps between it and h(3)", "norm of d h(3) / d input"],
+      [[f"x({t})", 3 - t, f"{np.linalg.norm(x.grad):.4f}"] for t, x in enumerate(xs, 1)])
 
 # %% [markdown]
-# The earlier an input, the longer its path to \(h_3\), and the more `tanh` derivatives and
-# multiplications by \(U\) its gradient passes through. Over three steps that hardly matters.
-# Over a hundred it decides what the network can learn: that is
-# [tutorial 3, vanishing gradients](03-vanishing-gradients.md).
+# The gradient of \(x_1\) passed through the recurrence twice, each time multiplied by \(U\)
+# and by a `tanh` derivative; the gradient of \(x_3\) through none. Over three steps the sizes
+# stay comparable. Over a hundred, the repeated multiplication decides what the network can
+# learn: that is [tutorial 3, vanishing gradients](03-vanishing-gradients.md).
 #
 # ## What you have seen
 #

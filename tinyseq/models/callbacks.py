@@ -110,7 +110,7 @@ class EarlyStopping(Callback):
     Args:
         monitor: the metric to watch ("val_loss" by default).
         min_delta: the smallest change that counts as an improvement.
-        patience: epochs without improvement to allow.
+        patience: epochs without improvement after which training stops (as Keras).
         mode: "auto", "min" or "max".
         restore_best_weights: at the end, put back the weights of the best epoch.
     """
@@ -131,7 +131,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 

@@ -11,12 +11,14 @@ Drawing your own code takes three steps: wrap the parts you want grouped in
     ...     y = tinyseq.sigmoid(x @ w)
     >>> graph = viz.draw(y, labels={x: "x", w: "w", y: "y"})
     >>> viz.write(graph, "neuron.svg")     # or .png, .pdf, .dot; in Jupyter just show `graph`
+    PosixPath('neuron.svg')
 
 For a gradient heatmap, keep every intermediate gradient, run backward, and draw with
 `grad_heatmap=True` (pass `grad_scale=(-6, 0)` to compare several drawings on one scale):
 
     >>> loss = y.sum()
-    >>> viz.retain_grads(loss)
+    >>> viz.retain_grads(loss)             # the number of ops marked
+    3
     >>> loss.backward()
     >>> heat = viz.draw(loss, grad_heatmap=True)
 
@@ -26,7 +28,7 @@ Ready-made recurrent graphs come from `cell_example` (what `tinyseq graph` draws
 package; rendering images needs the Graphviz program `dot` as well.
 """
 
-from .draw import Drawing, GraphvizNotFoundError, draw, write
+from .drawing import Drawing, GraphvizNotFoundError, draw, write
 from .examples import Example, Unrolled, cell_example, make_cell, unroll
 from .graph import retain_grads, topological_order
 from .style import heat_color

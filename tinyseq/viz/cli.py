@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .draw import FORMATS, GraphvizNotFoundError, draw, write
+from .drawing import FORMATS, GraphvizNotFoundError, draw, write
 from .examples import STATE_NAMES, cell_example
 from .graph import retain_grads
 

@@ -55,10 +55,10 @@ def retain_grads(outputs):
     By default backward keeps `.grad` only on leaves; call this after the forward pass and
     before `backward()` so that every intermediate tensor keeps its gradient too:
 
-        >>> loss = model(x).sum()
-        >>> tinyseq.viz.retain_grads(loss)
-        >>> loss.backward()
-        >>> tinyseq.viz.draw(loss, grad_heatmap=True)
+        loss = model(x).sum()
+        tinyseq.viz.retain_grads(loss)
+        loss.backward()
+        tinyseq.viz.draw(loss, grad_heatmap=True)
 
     Args:
         outputs: a tensor, or an iterable of tensors, whose graph to mark.

@@ -35,10 +35,13 @@ def common_scopes(tensors, chosen):
         for parent in t.parents:
             if id(parent) in chosen:
                 scope = common.get(id(parent), t.scope)
-                k = next((i for i, (a, b) in enumerate(zip(scope, t.scope)) if a != b),
-                         min(len(scope), len(t.scope)))
-                common[id(parent)] = scope[:k]
+                common[id(parent)] = scope[:_shared_length(scope, t.scope)]
     return common
+
+
+def _shared_length(a, b):
+    """The length of the longest common prefix of two scope paths."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def collapser(collapse, max_depth):
@@ -158,7 +161,7 @@ def chain_hints(units, edges):
     links, parents_of = set(), {}
     for source, target in edges:
         a, b = source.location, target.location
-        k = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        k = _shared_length(a, b)
         if len(a) > k and len(b) > k:  # both inside different children of the common scope a[:k]
             links.add((a[:k + 1], b[:k + 1]))
         parents_of.setdefault(target, set()).add(source)
@@ -174,7 +177,7 @@ def chain_hints(units, edges):
             last = max(inside[before], key=lambda u: u.depth)
             members = set(inside[after])
             extra += [(last.id, u.id) for u in inside[after]
-                      if not parents_of.get(u, set()) & members]
+                      if not parents_of.get(u, set()) & members and last not in parents_of.get(u, ())]
         # Walk the longest path back from the chain's deepest unit, while it stays in the chain.
         unit = max(inside[kids[-1]], key=lambda u: u.depth)
         depth = len(parent)

@@ -84,8 +84,8 @@ def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=Fa
         show_grads: add each tensor's gradient norm to its label (always on in the heatmap).
         collapse: scopes to draw as one node each: a name such as "forget_gate" (every scope
             of that name, at any depth) or a path tuple such as ("t=3",).
-        max_depth: collapse every scope nested deeper than this (1: one node per time step of
-            an unrolled network; 2: one node per gate).
+        max_depth: collapse every scope nested deeper than this (0: one node per time step of
+            an unrolled cell; 2: one node per gate, as a step's gates sit at depth 3).
         title: a caption drawn above the graph.
         rankdir: "LR" (data flows left to right) or "TB" (top to bottom).
 
@@ -140,6 +140,8 @@ def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=Fa
     for source, target, parent in edges:
         if id(parent) in param_ids:
             graph.edge(source.id, target.id, constraint="false", color="#9db4d3")
+        elif source.id in groups and groups[source.id] == groups.get(target.id):
+            graph.edge(source.id, target.id, weight="4")  # the group alone leaves a slow climb
         else:
             graph.edge(source.id, target.id)
     for source_id, target_id in invisible:
@@ -179,8 +181,7 @@ def write(graph, path):
 # ---- what each node says -------------------------------------------------------------------
 def _is_constant(t):
     """A Python number lifted into an op: a scalar leaf that no gradient reaches."""
-    return not t.parents and t.op == "leaf" and not t.requires_grad and t.size == 1 \
-        and not isinstance(t, Parameter)
+    return not t.parents and t.op == "leaf" and not t.requires_grad and t.size == 1
 
 
 def _grad_norm(t):

@@ -1,0 +1,150 @@
+"""What the vanishing-gradient experiments share: text tables, JSON and CSV files, plots.
+
+Every experiment returns a dataclass that mixes in `ExperimentResult`, which gives it
+`to_json()` and `save()` on top of its own `table()`, `rows()` and `plot()`. Files are written
+atomically (a temporary file, then `os.replace`), so an interrupted run never leaves half a file
+where a finished one is expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+
+class PlottingUnavailable(RuntimeError):
+    """Raised when a plot is asked for but matplotlib (the `plots` extra) is not installed."""
+
+
+class ExperimentResult:
+    """Mixin for the result dataclasses: JSON and CSV output from `table`/`rows`/`plot`.
+
+    Subclasses are dataclasses and implement `table()` (the printed text), `rows()` (the
+    table as a list of dicts, for CSV) and `plot(path)`.
+    """
+
+    def table(self):
+        """The measured values next to the predictions, as printed text."""
+        raise NotImplementedError(f"{type(self).__name__}.table is not implemented")
+
+    def rows(self):
+        """The printed table as a list of flat dicts (one per row), for CSV."""
+        raise NotImplementedError(f"{type(self).__name__}.rows is not implemented")
+
+    def plot(self, path):
+        """Save a figure of the result to `path` (the suffix picks the format)."""
+        raise NotImplementedError(f"{type(self).__name__}.plot is not implemented")
+
+    def to_json(self):
+        """Every field as strict JSON text; non-finite numbers (a diverged loss) become null."""
+        return json.dumps(jsonable(dataclasses.asdict(self)), indent=1, allow_nan=False)
+
+    def save(self, json_path):
+        """Write the JSON to `json_path` and the table as CSV beside it (same name, .csv).
+
+        Returns:
+            The paths written, JSON first.
+        """
+        csv_path = os.path.splitext(json_path)[0] + ".csv"
+        write_atomically(json_path, self.to_json() + "\n")
+        write_atomically(csv_path, csv_text(self.rows()))
+        return [json_path, csv_path]
+
+
+def jsonable(value):
+    """Turn numpy scalars and arrays into Python values, and NaN or ±inf into None."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def write_atomically(path, text):
+    """Write `text` to `path` via a temporary file in the same folder and `os.replace`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def csv_text(rows):
+    """CSV text for a list of dicts; the columns are the keys of the first row, in order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: jsonable(value) for key, value in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+def format_table(headers, rows, title=None):
+    """Right-aligned plain-text columns under a header line, with an optional title above.
+
+    Args:
+        headers: the column names.
+        rows: one sequence of already formatted strings per row.
+        title: a line printed above the table.
+    """
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [] if title is None else [title]
+    lines.append("  ".join(str(h).rjust(w) for h, w in zip(headers, widths)))
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in rows)
+    return "\n".join(lines)
+
+
+def pyplot():
+    """matplotlib's pyplot with a file-only backend, imported only when a plot is made.
+
+    Raises:
+        PlottingUnavailable: if matplotlib is missing, saying how to install it.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlottingUnavailable("plotting needs matplotlib: pip install tinyseq[plots]") from None
+    matplotlib.use("Agg")  # no display needed: the figures only go to files
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(figure, path):
+    """Save `figure` to `path` atomically (the suffix picks the format) and close it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    suffix = os.path.splitext(path)[1] or ".png"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=120, bbox_inches="tight")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    finally:
+        pyplot().close(figure)
+
+
+def fitted_slope(values):
+    """The least-squares slope of `values` against their index 0, 1, 2, ... (per step)."""
+    values = np.asarray(values, dtype=np.float64)
+    steps = np.arange(len(values), dtype=np.float64)
+    centred = steps - steps.mean()
+    return float(np.dot(centred, values - values.mean()) / np.dot(centred, centred))
