@@ -97,8 +97,6 @@ def test_every_code_block_runs_or_is_checked(page):
         language = info.split()[0] if info else ""
         if language in ("python", "py", "pycon", "console"):
             assert RUNS.search(info), f"{page.name}: a {language} block does not run at build time:\n{body}"
-        if language in ("python", "py"):
-            assert 'html="on"' in info, f"{page.name}: executed Python blocks use html=\"on\" on this site"
         if language in ("bash", "sh") and not RUNS.search(info):
             for line in body.splitlines():
                 command = line.split("#", 1)[0].strip()

@@ -132,6 +132,8 @@ def test_tensor_properties_and_conversions():
     assert x[1, 2].item() == 6.0 and x[:, 1].numpy().tolist() == [2.0, 5.0]
     np.testing.assert_array_equal(x > 2.5, [[False, False, True], [True, True, True]])
     assert (x == x).all() and isinstance(x < 1, np.ndarray)
+    assert x.maximum(3.0).numpy().tolist() == [[3, 3, 3], [4, 5, 6]] and x.pow(2)[0, 2].item() == 9.0
+    assert [part.shape for part in x.split(3, axis=1)] == [(2, 1)] * 3 and x.minimum(x).shape == (2, 3)
     assert "requires_grad=True" in repr(ts.tensor([1.0], requires_grad=True))
     np.testing.assert_array_equal(np.ones(3) * ts.tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 3.0])  # reflected
 

@@ -161,5 +161,5 @@ def test_metrics_get_resolves_accuracy_by_the_loss_like_keras():
     assert metrics.get("sparse_categorical_accuracy") is metrics.sparse_categorical_accuracy
     with pytest.raises(ValueError, match=r"cannot tell which accuracy 'accuracy' means"):
         metrics.get("accuracy", loss="mse", output_shape=(None, 10))
-    with pytest.raises(ValueError, match=r"Unknown metric 'f1'; valid names: accuracy, acc, binary_accuracy"):
+    with pytest.raises(ValueError, match=r"Unknown metric 'f1'; valid names: binary_accuracy, sparse_categorical_accuracy \(or pass 'accuracy'"):
         metrics.get("f1")

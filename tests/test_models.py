@@ -272,8 +272,17 @@ def test_interrupted_then_resumed_training_equals_uninterrupted(tmp_path, capsys
         run([BackupAndRestore(backup), InterruptAt(epoch=1, batch=3)])
     assert backup.exists() and "Saved a checkpoint" in capsys.readouterr().out
 
+    class EpochStarts(Callback):
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append(epoch)
+
+    starts = EpochStarts()
     tinyseq.random.seed(12345)  # the checkpoint restores the generator: this seed must not matter
-    resumed, resumed_history = run([BackupAndRestore(backup)])
+    resumed, resumed_history = run([BackupAndRestore(backup), starts])
+    assert starts.epochs == [1, 2]  # the resumed remainder of epoch 2 (index 1) begins too
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert resumed_history.history == straight_history.history

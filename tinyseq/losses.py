@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional, ops
+from .registry import Registry
 from .tensor import ShapeError, Tensor
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): keeps log() away from 0 when given probabilities
@@ -101,15 +102,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
                          f"got shape {y_pred.shape}")
     labels = match_shapes(y_true, y_pred.shape[:-1], "sparse_categorical_crossentropy")
     classes = y_pred.shape[-1]
-    if labels.size and not np.array_equal(labels, np.round(labels)):
-        raise TypeError(f"sparse_categorical_crossentropy: labels must be integers, "
-                        f"got {labels.dtype} values")
-    labels = labels.astype(np.int64)
-    bad = (labels < 0) | (labels >= classes)
-    if bad.any():
-        position = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise IndexError(f"sparse_categorical_crossentropy: label {labels[position]} at position {position} "
-                         f"is outside the {classes} classes (valid labels: 0..{classes - 1})")
+    labels = ops.checked_ids(labels, classes, "sparse_categorical_crossentropy", "label", f"the {classes} classes")
     if from_logits:
         log_probabilities = functional.log_softmax(y_pred, axis=-1)
     else:
@@ -124,23 +117,10 @@ def _as_tensor(y_pred):
     return y_pred if isinstance(y_pred, Tensor) else Tensor(y_pred)
 
 
-_BY_NAME = {
+_REGISTRY = Registry("loss", {
     "binary_crossentropy": binary_crossentropy,
     "mean_squared_error": mean_squared_error,
     "mse": mean_squared_error,
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-}
-
-
-def get(identifier):
-    """Return the loss called `identifier` (Keras's names), or `identifier` itself if callable.
-
-    Raises:
-        ValueError: for an unknown name (the message lists the valid ones).
-    """
-    if callable(identifier):
-        return identifier
-    if identifier in _BY_NAME:
-        return _BY_NAME[identifier]
-    raise ValueError(f"Unknown loss {identifier!r}; valid names: {', '.join(_BY_NAME)} (or pass a "
-                     f"callable loss(y_true, y_pred))")
+}, "a callable loss(y_true, y_pred)")
+get = _REGISTRY.get

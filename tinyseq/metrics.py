@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses
+from .registry import Registry
 from .tensor import Tensor
 
 
@@ -45,7 +46,9 @@ def _array(x):
     return np.asarray(x.data if isinstance(x, Tensor) else x)
 
 
-_BY_NAME = {"binary_accuracy": binary_accuracy, "sparse_categorical_accuracy": sparse_categorical_accuracy}
+_REGISTRY = Registry("metric", {"binary_accuracy": binary_accuracy,
+                                "sparse_categorical_accuracy": sparse_categorical_accuracy},
+                     "'accuracy', 'acc', or a callable metric(y_true, y_pred)")
 
 
 def get(identifier, loss=None, output_shape=None):
@@ -63,8 +66,6 @@ def get(identifier, loss=None, output_shape=None):
     Raises:
         ValueError: for an unknown name, or an "accuracy" that the loss cannot resolve.
     """
-    if callable(identifier):
-        return identifier
     if identifier in ("accuracy", "acc"):
         loss = None if loss is None else losses.get(loss)
         if loss is losses.binary_crossentropy or (output_shape is not None and output_shape[-1] == 1):
@@ -72,8 +73,5 @@ def get(identifier, loss=None, output_shape=None):
         if loss is losses.sparse_categorical_crossentropy:
             return sparse_categorical_accuracy
         raise ValueError(f"cannot tell which accuracy {identifier!r} means for loss {loss!r}; name it: "
-                         f"{', '.join(_BY_NAME)}")
-    if identifier in _BY_NAME:
-        return _BY_NAME[identifier]
-    raise ValueError(f"Unknown metric {identifier!r}; valid names: accuracy, acc, {', '.join(_BY_NAME)} "
-                     f"(or pass a callable metric(y_true, y_pred))")
+                         f"{', '.join(_REGISTRY.entries)}")
+    return _REGISTRY.get(identifier)

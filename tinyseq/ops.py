@@ -355,21 +355,32 @@ def embedding(weight, ids):
     The backward sums the gradients of repeated ids with one sort and `np.add.reduceat`,
     several times faster than `np.add.at` (see benchmarks/embedding_backward.py).
     """
-    ids = np.asarray(ids)
     vocabulary = weight.shape[0]
-    if ids.dtype.kind not in "iu":
-        if ids.size and not np.array_equal(ids, np.round(ids)):
-            raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-        ids = ids.astype(np.int64)
-    bad = (ids < 0) | (ids >= vocabulary)
-    if bad.any():
-        position = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise IndexError(f"embedding: id {ids[position]} at position {position} is outside the "
-                         f"vocabulary of size {vocabulary} (valid ids: 0..{vocabulary - 1})")
+    ids = checked_ids(ids, vocabulary, "embedding", "id", f"the vocabulary of size {vocabulary}")
 
     def backward(g):
         return (scatter_add_rows(g.reshape(-1, weight.shape[1]), ids.reshape(-1), vocabulary),)
     return weight[ids], backward
+
+
+def checked_ids(values, limit, op, noun, collection):
+    """`values` as an int64 array, after checking each is a whole number in [0, limit).
+
+    Raises:
+        TypeError: for values that are not whole numbers.
+        IndexError: naming the op, the first bad value, its position and the valid range.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind not in "iu":
+        if values.size and not np.array_equal(values, np.round(values)):
+            raise TypeError(f"{op}: {noun}s must be integers, got {values.dtype} values")
+    values = values.astype(np.int64)
+    bad = (values < 0) | (values >= limit)
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise IndexError(f"{op}: {noun} {values[position]} at position {position} is outside "
+                         f"{collection} (valid {noun}s: 0..{limit - 1})")
+    return values
 
 
 def scatter_add_rows(rows, ids, num_rows):
@@ -407,6 +418,7 @@ for _name, _method in {
     "__pow__": _pow_method, "__neg__": neg, "__getitem__": getitem,
     "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "abs": abs, "clip": clip, "matmul": matmul, "sum": sum, "mean": mean, "max": max,
+    "maximum": maximum, "minimum": minimum, "pow": _pow_method, "split": split,
     "reshape": _reshape_method, "transpose": _transpose_method, "astype": astype,
     "T": property(lambda self: transpose(self)),
 }.items():

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import Registry
+
 
 class Optimizer:
     """Base class: clipping, the iteration count, slots and checkpoints.
@@ -275,7 +277,7 @@ class Adam(Optimizer):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+_REGISTRY = Registry("optimizer", {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}, "an Optimizer instance")
 
 
 def get(identifier):
@@ -287,7 +289,6 @@ def get(identifier):
     """
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"Unknown optimizer {identifier!r}; valid names: {', '.join(_BY_NAME)} "
-                     f"(or pass an Optimizer instance)")
+    if callable(identifier):  # a class is callable, an unknown name is not: make the error say so
+        raise ValueError(f"Unknown optimizer {identifier!r}; pass a name or an Optimizer instance")
+    return _REGISTRY.get(identifier)()

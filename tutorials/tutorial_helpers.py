@@ -23,6 +23,9 @@ import re
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+"""The repository's root folder (the tutorials read result files from docs/results/ there)."""
+
 FAST = os.environ.get("TINYSEQ_FAST", "") not in ("", "0")
 """True when TINYSEQ_FAST is set (to anything but 0): the quick run used by the tests."""
 

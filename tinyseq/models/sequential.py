@@ -183,7 +183,8 @@ class Sequential(Module):
         self.metric_functions = [metrics_module.get(m, loss=loss) for m in metrics or []]
 
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            bucket_by_length=False):
         """Train for `epochs` epochs; return a `History` whose `.history` holds each epoch's metrics.
 
         Args:
@@ -197,6 +198,10 @@ class Sequential(Module):
             validation_data: (x_val, y_val), used instead of validation_split.
             shuffle: reshuffle the training samples every epoch (from the seeded RNG).
             initial_epoch: the epoch to start from.
+            bucket_by_length: put sequences of similar length (id 0 is padding) in the same
+                batch, so that recurrent layers fed by `Embedding(mask_zero=True)` skip the
+                steps that are padding for the whole batch. The results stay exact; only the
+                batches change. See `length_bucketed_order`.
 
         Ctrl-C stops after the current batch, lets callbacks react (BackupAndRestore saves a
         checkpoint) and raises KeyboardInterrupt; a second Ctrl-C stops at once.
@@ -221,8 +226,11 @@ class Sequential(Module):
         with _stop_on_first_ctrl_c() as interrupted:
             while state.epoch < epochs and not self.stop_training:
                 if state.order is None:
-                    state.order = random.generator().permutation(len(x)) if shuffle else np.arange(len(x))
-                    callback_list.on_epoch_begin(state.epoch)
+                    if bucket_by_length:
+                        state.order = length_bucketed_order(sequence_lengths(x), batch_size, shuffle)
+                    else:
+                        state.order = random.generator().permutation(len(x)) if shuffle else np.arange(len(x))
+                callback_list.on_epoch_begin(state.epoch)  # also when a restored run resumes mid-epoch
                 if verbose:
                     print(f"Epoch {state.epoch + 1}/{epochs}")
                 bar = ProgressBar(steps, verbose)
@@ -313,6 +321,47 @@ class Sequential(Module):
         """Write the model (structure, weights, optimizer state) to one file; see `load_model`."""
         from .saving import save_model
         save_model(self, path)
+
+
+# Batches per pool sorted by length: larger pools group lengths more tightly, smaller ones
+# leave the batches more random.
+BUCKET_POOL_BATCHES = 50
+
+
+def sequence_lengths(x):
+    """The number of real (non-zero) steps of each sequence in x, (samples, timesteps[, features])."""
+    if x.ndim < 2:
+        raise ValueError(f"bucket_by_length: needs sequences (samples, timesteps, ...), got shape {x.shape}")
+    real_steps = x != 0 if x.ndim == 2 else (x != 0).any(axis=tuple(range(2, x.ndim)))
+    return real_steps.sum(axis=1)
+
+
+def length_bucketed_order(lengths, batch_size, shuffle=True):
+    """An epoch's order of sample indices in which each batch holds sequences of similar length.
+
+    Shuffle the samples, sort each pool of `BUCKET_POOL_BATCHES` batches by length (stably, so
+    equal lengths stay shuffled), cut the pools into batches and shuffle the order of the full
+    batches; a last, smaller batch stays last, because `fit` cuts the order every `batch_size`
+    samples. Every draw comes from the seeded generator (`tinyseq.random`), and `fit` keeps the
+    order in its `TrainingState`, so a checkpointed epoch resumes exactly. Without `shuffle`
+    nothing is drawn: each pool of consecutive samples is sorted, and that is the order.
+
+    Args:
+        lengths: the length of every sample (see `sequence_lengths`).
+        batch_size: the batch size `fit` will cut the order into.
+        shuffle: whether to draw the random parts.
+    """
+    count = len(lengths)
+    order = random.generator().permutation(count) if shuffle else np.arange(count)
+    pool = batch_size * BUCKET_POOL_BATCHES
+    pools = [order[start:start + pool] for start in range(0, count, pool)]
+    order = np.concatenate([members[np.argsort(lengths[members], kind="stable")] for members in pools])
+    if shuffle:
+        full_batches = count // batch_size
+        batches = order[:full_batches * batch_size].reshape(full_batches, batch_size)
+        order = np.concatenate([batches[random.generator().permutation(full_batches)].ravel(),
+                                order[full_batches * batch_size:]])
+    return order
 
 
 def _check_pair(x, y, method):

@@ -7,6 +7,7 @@ built-in one back into its name (for `get_config`).
 from __future__ import annotations
 
 from .. import functional, ops
+from ..registry import Registry
 
 
 def linear(x):
@@ -34,32 +35,11 @@ def softmax(x):
     return functional.softmax(x, axis=-1)
 
 
-_BY_NAME = {"linear": linear, "sigmoid": sigmoid, "tanh": tanh, "relu": relu, "softmax": softmax}
-_NAMES = {function: name for name, function in _BY_NAME.items()}
+_REGISTRY = Registry("activation", {"linear": linear, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
+                                    "softmax": softmax})
+serialize = _REGISTRY.name_of
 
 
 def get(identifier):
-    """Return the activation called `identifier`; None means linear; a callable is kept.
-
-    Raises:
-        ValueError: for an unknown name (the message lists the valid ones).
-    """
-    if identifier is None:
-        return linear
-    if callable(identifier):
-        return identifier
-    if identifier in _BY_NAME:
-        return _BY_NAME[identifier]
-    raise ValueError(f"Unknown activation {identifier!r}; valid names: {', '.join(_BY_NAME)}")
-
-
-def serialize(activation):
-    """The name of a built-in activation, for a layer's `get_config`.
-
-    Raises:
-        ValueError: for a custom callable, which has no name a config could rebuild it from.
-    """
-    if activation in _NAMES:
-        return _NAMES[activation]
-    raise ValueError(f"cannot serialize the custom activation {activation!r}; get_config can only "
-                     f"name the built-in ones: {', '.join(_BY_NAME)}")
+    """The activation called `identifier` (None means linear; a callable is kept as it is)."""
+    return linear if identifier is None else _REGISTRY.get(identifier)

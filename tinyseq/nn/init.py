@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import random
+from ..registry import Registry
 
 
 def zeros(shape, dtype):
@@ -75,38 +76,13 @@ def orthogonal(shape, dtype, gain=1.0):
     return (gain * q.reshape(shape)).astype(dtype)
 
 
-_BY_NAME = {
+_REGISTRY = Registry("initializer", {
     "zeros": zeros,
     "ones": ones,
     "random_uniform": random_uniform,
     "uniform": random_uniform,
     "glorot_uniform": glorot_uniform,
     "orthogonal": orthogonal,
-}
-_NAMES = {function: name for name, function in reversed(_BY_NAME.items())}  # canonical names
-
-
-def get(identifier):
-    """Return the initialiser called `identifier`, or `identifier` itself if it is callable.
-
-    Raises:
-        ValueError: for an unknown name (the message lists the valid ones).
-    """
-    if callable(identifier):
-        return identifier
-    if identifier in _BY_NAME:
-        return _BY_NAME[identifier]
-    raise ValueError(f"Unknown initializer {identifier!r}; valid names: {', '.join(sorted(_BY_NAME))} "
-                     f"(or pass a callable initializer(shape, dtype))")
-
-
-def serialize(initializer):
-    """The name of a built-in initialiser, for a layer's `get_config`.
-
-    Raises:
-        ValueError: for a custom callable, which has no name a config could rebuild it from.
-    """
-    if initializer in _NAMES:
-        return _NAMES[initializer]
-    raise ValueError(f"cannot serialize the custom initializer {initializer!r}; get_config can only "
-                     f"name the built-in ones: {', '.join(sorted(_BY_NAME))}")
+}, "a callable initializer(shape, dtype)")
+get = _REGISTRY.get
+serialize = _REGISTRY.name_of

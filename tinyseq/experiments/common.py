@@ -1,4 +1,5 @@
-"""What the vanishing-gradient experiments share: text tables, JSON and CSV files, plots.
+"""What the vanishing-gradient experiments share: a training step, worker processes, text
+tables, JSON and CSV files, plots.
 
 Every experiment returns a dataclass that mixes in `ExperimentResult`, which gives it
 `to_json()` and `save()` on top of its own `table()`, `rows()` and `plot()`. Files are written
@@ -13,8 +14,10 @@ import dataclasses
 import io
 import json
 import math
+import multiprocessing
 import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -110,36 +113,32 @@ def format_table(headers, rows, title=None):
     return "\n".join(lines)
 
 
-def pyplot():
-    """matplotlib's pyplot with a file-only backend, imported only when a plot is made.
+def new_figure(width=10.0, height=4.0):
+    """A matplotlib `Figure` (no pyplot, so no backend or global state), imported only when a
+    plot is made.
 
     Raises:
         PlottingUnavailable: if matplotlib is missing, saying how to install it.
     """
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         raise PlottingUnavailable("plotting needs matplotlib: pip install tinyseq[plots]") from None
-    matplotlib.use("Agg")  # no display needed: the figures only go to files
-    import matplotlib.pyplot as plt
-    return plt
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def save_figure(figure, path):
-    """Save `figure` to `path` atomically (the suffix picks the format) and close it."""
+    """Save `figure` to `path` atomically; the suffix picks the format (.png, .svg, .pdf)."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(path)[1] or ".png"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1] or ".png")
     os.close(handle)
     try:
-        figure.savefig(temporary, dpi=120, bbox_inches="tight")
+        figure.savefig(temporary, dpi=120)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
-    finally:
-        pyplot().close(figure)
 
 
 def fitted_slope(values):
@@ -148,3 +147,54 @@ def fitted_slope(values):
     steps = np.arange(len(values), dtype=np.float64)
     centred = steps - steps.mean()
     return float(np.dot(centred, values - values.mean()) / np.dot(centred, centred))
+
+
+def global_norm(arrays):
+    """The L2 norm of all the arrays taken together (what `global_clipnorm` compares), in float64."""
+    return math.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays))
+
+
+def train_step(model, optimizer, loss_function, x, y):
+    """One step of gradient descent: forward, loss, backward, optimizer step.
+
+    Args:
+        model: a module mapping `x` to predictions (built by its first call).
+        optimizer: a `tinyseq.optimizers` optimizer; it applies its own clipping.
+        loss_function: `loss_function(y_true, y_pred)` -> scalar tensor.
+        x, y: one batch.
+
+    Returns:
+        (loss, gradient norm): the batch loss and the global gradient norm before clipping.
+    """
+    loss = loss_function(y, model(x))
+    model.zero_grad()
+    loss.backward()
+    parameters = model.parameters()
+    norm = global_norm(p.grad for p in parameters)
+    optimizer.step(parameters)
+    return loss.item(), norm
+
+
+def run_tasks(function, tasks, jobs=1, cost=None):
+    """`[function(**task) for task in tasks]`, spread over `jobs` worker processes.
+
+    Each task seeds its own random draws, so the results do not depend on `jobs` or on which
+    worker ran what. Workers are spawned (not forked) so that they start clean.
+
+    Args:
+        function: a module-level function (workers import it by name).
+        tasks: a list of keyword-argument dicts.
+        jobs: the number of worker processes; 1 runs everything here, in order.
+        cost: optional `cost(task)` estimate; the costliest tasks start first so that the
+            workers finish at about the same time.
+
+    Returns:
+        The results, in the order of `tasks`.
+    """
+    if jobs <= 1 or len(tasks) <= 1:
+        return [function(**task) for task in tasks]
+    order = sorted(range(len(tasks)), key=lambda i: -cost(tasks[i])) if cost else range(len(tasks))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+        futures = {i: pool.submit(function, **tasks[i]) for i in order}
+        return [futures[i].result() for i in range(len(tasks))]

@@ -1,0 +1,291 @@
+"""The fused sequence kernels against the cells-from-primitives loop, and the exact speed-ups.
+
+Every comparison is in float64, where the two implementations may differ only by rounding:
+outputs and every gradient (inputs, initial states, kernel, recurrent kernel, bias) must agree
+to 1e-10, for all three cells, with and without masks, initial states, return_sequences,
+return_state and go_backwards.
+"""
+
+import itertools
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import tinyseq
+from tinyseq import gradcheck
+from tinyseq.callbacks import BackupAndRestore, Callback
+from tinyseq.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
+from tinyseq.models import Sequential
+from tinyseq.models.sequential import length_bucketed_order, sequence_lengths
+from tinyseq.nn.fused import fused_recurrence
+from tinyseq.optimizers import Adam
+
+LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+TOLERANCE = 1e-10
+BATCH, TIMESTEPS, FEATURES, UNITS = 3, 7, 2, 4
+
+
+def make_mask(kind):
+    """Masks that exercise every path: steps padded for the whole batch at either end (the
+    skipped ones), padding before and after the real steps, and holes in the middle."""
+    lengths = [5, 2, 1]
+    mask = np.zeros((BATCH, TIMESTEPS), dtype=bool)
+    for row, length in enumerate(lengths):
+        if kind == "pre":
+            mask[row, TIMESTEPS - length:] = True
+        elif kind == "post":
+            mask[row, :length] = True
+    if kind == "holes":
+        mask[:] = np.random.default_rng(1).random((BATCH, TIMESTEPS)) < 0.6
+        mask[:, 3] = False  # a step that is padding for every sequence, in the middle
+        mask[0, 0] = mask[2, -1] = True
+    return None if kind == "none" else mask
+
+
+def layer_pair(kind, seed=0, **options):
+    """The same layer twice, fused and cells, float64, with identical random weights."""
+    fused = LAYERS[kind](UNITS, implementation="fused", dtype="float64", **options)
+    cells = LAYERS[kind](UNITS, implementation="cells", dtype="float64", **options)
+    fused(np.zeros((1, 1, FEATURES)))
+    cells(np.zeros((1, 1, FEATURES)))
+    rng = np.random.default_rng(seed)
+    weights = [0.5 * rng.standard_normal(w.shape) for w in fused.get_weights()]
+    fused.set_weights(weights)
+    cells.set_weights(weights)
+    return fused, cells
+
+
+def run_and_differentiate(layer, x, mask, initial, seed=0):
+    """Outputs of the layer and the gradients of a random projection of all of them."""
+    x = tinyseq.tensor(x, requires_grad=True)
+    initial = None if initial is None else [tinyseq.tensor(s, requires_grad=True) for s in initial]
+    result = layer(x, mask=mask, initial_state=initial)
+    outputs = result if isinstance(result, list) else [result]
+    rng = np.random.default_rng(seed)
+    loss = sum((out * rng.standard_normal(out.shape)).sum() for out in outputs)
+    layer.cell.zero_grad()
+    loss.backward()
+    grads = [x.grad] + [s.grad for s in initial or []] + [p.grad for p in layer.cell.parameters()]
+    return [out.data for out in outputs], grads
+
+
+def worst_difference(first, second):
+    assert len(first) == len(second)
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(first, second))
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("return_sequences, return_state, with_initial_state",
+                         list(itertools.product([False, True], repeat=3)),
+                         ids=lambda flag: "yes" if flag else "no")
+def test_fused_matches_cells_in_outputs_and_every_gradient(kind, mask_kind, go_backwards, return_sequences,
+                                                           return_state, with_initial_state):
+    fused, cells = layer_pair(kind, return_sequences=return_sequences, return_state=return_state,
+                              go_backwards=go_backwards)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    state_count = len(fused.cell.state_names)
+    initial = [rng.standard_normal((BATCH, UNITS)) for _ in range(state_count)] if with_initial_state else None
+    mask = make_mask(mask_kind)
+
+    fused_outputs, fused_grads = run_and_differentiate(fused, x, mask, initial)
+    cells_outputs, cells_grads = run_and_differentiate(cells, x, mask, initial)
+
+    assert [o.shape for o in fused_outputs] == [o.shape for o in cells_outputs]
+    assert worst_difference(fused_outputs, cells_outputs) <= TOLERANCE
+    assert all(g is not None for g in fused_grads) and all(g is not None for g in cells_grads)
+    assert worst_difference(fused_grads, cells_grads) <= TOLERANCE
+
+
+@pytest.mark.parametrize("activation", ["linear", "sigmoid", "relu"])
+def test_fused_simple_rnn_knows_the_other_activations(activation):
+    fused, cells = layer_pair("simple_rnn", activation=activation, return_sequences=True)
+    x = np.random.default_rng(3).standard_normal((BATCH, TIMESTEPS, FEATURES))
+    fused_outputs, fused_grads = run_and_differentiate(fused, x, make_mask("holes"), None)
+    cells_outputs, cells_grads = run_and_differentiate(cells, x, make_mask("holes"), None)
+    assert worst_difference(fused_outputs, cells_outputs) <= TOLERANCE
+    assert worst_difference(fused_grads, cells_grads) <= TOLERANCE
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_op_passes_gradcheck(kind, masked):
+    fused, _ = layer_pair(kind)
+    cell = fused.cell
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, FEATURES))
+    initial = [rng.standard_normal((2, UNITS)) for _ in cell.state_names]
+    mask = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool) if masked else None
+
+    def run(x, kernel, recurrent_kernel, bias, *states):
+        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
+        sequence, final_states = fused_recurrence(cell, x, list(states), mask, return_sequences=True)
+        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
+
+    gradcheck(run, x, *fused.get_weights(), *initial)
+
+
+# ---- skipping the steps that are padding for the whole batch ----------------------------------
+
+
+@pytest.mark.parametrize("implementation", ["fused", "cells"])
+@pytest.mark.parametrize("padding", ["pre", "post"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+def test_skipping_whole_batch_padding_is_exact(implementation, padding, go_backwards):
+    layer = LSTM(UNITS, implementation=implementation, return_sequences=True, return_state=True,
+                 go_backwards=go_backwards, dtype="float64")
+    reference, _ = layer_pair("lstm", return_sequences=True, return_state=True, go_backwards=go_backwards)
+    layer(np.zeros((1, 1, FEATURES)))
+    layer.set_weights(reference.get_weights())
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    initial = [rng.standard_normal((BATCH, UNITS)) for _ in range(2)]
+    mask = make_mask(padding)
+
+    shorter, _, skipped = layer._skip_padding(tinyseq.tensor(x), mask)
+    assert shorter.shape[1] == 5 and sum(skipped) == 2  # the longest sequence has 5 real steps
+
+    skipping_outputs, skipping_grads = run_and_differentiate(layer, x, mask, initial)
+    # The reference: the fused op on all the steps, called directly (no skipping).
+    x_leaf = tinyseq.tensor(x, requires_grad=True)
+    states = [tinyseq.tensor(s, requires_grad=True) for s in initial]
+    sequence, finals = fused_recurrence(reference.cell, x_leaf, states, mask, go_backwards, True)
+    outputs = [sequence, *finals]
+    random = np.random.default_rng(0)
+    reference.cell.zero_grad()
+    sum((out * random.standard_normal(out.shape)).sum() for out in outputs).backward()
+    full_grads = [x_leaf.grad] + [s.grad for s in states] + [p.grad for p in reference.cell.parameters()]
+
+    assert worst_difference(skipping_outputs, [o.data for o in outputs]) <= TOLERANCE
+    assert worst_difference(skipping_grads, full_grads) <= TOLERANCE
+
+
+@pytest.mark.parametrize("implementation", ["fused", "cells"])
+def test_a_batch_of_nothing_but_padding_keeps_the_initial_state(implementation):
+    layer = GRU(UNITS, implementation=implementation, return_sequences=True, return_state=True, dtype="float64")
+    initial = np.random.default_rng(6).standard_normal((BATCH, UNITS))
+    sequence, state = layer(np.ones((BATCH, TIMESTEPS, FEATURES)), mask=np.zeros((BATCH, TIMESTEPS), bool),
+                            initial_state=[initial])
+    np.testing.assert_array_equal(sequence.data, np.zeros((BATCH, TIMESTEPS, UNITS)))
+    np.testing.assert_array_equal(state.data, initial)
+
+
+# ---- the layer argument ---------------------------------------------------------------------------
+
+
+def test_fused_is_the_default_and_records_one_node():
+    layer = LSTM(UNITS)
+    assert layer.implementation == "fused" and layer.get_config()["implementation"] == "fused"
+    output = layer(tinyseq.tensor(np.ones((2, 50, 3), np.float32), requires_grad=True))
+    assert output.dtype == np.float32
+    assert output.parents[0].op == "fused_lstm"  # the last output is a slice of the one node
+
+
+def test_implementation_round_trips_through_the_config():
+    layer = GRU(3, implementation="cells")
+    assert GRU(**layer.get_config()).implementation == "cells"
+
+
+def test_bad_implementations_are_refused_with_the_way_out():
+    with pytest.raises(ValueError, match=r"implementation must be one of \('fused', 'cells'\), got 'fast'"):
+        LSTM(3, implementation="fast")
+    with pytest.raises(ValueError, match=r"no hand-derived slope for the activation .* use implementation='cells'"):
+        SimpleRNN(3, activation=lambda z: z * 2)
+    layer = SimpleRNN(3, activation=lambda z: z * 2, implementation="cells")
+    assert layer(np.ones((1, 2, 1))).shape == (1, 3)
+
+
+def test_mixed_dtypes_are_refused():
+    layer = LSTM(3, dtype="float64")
+    layer(np.zeros((1, 1, 2)))
+    with pytest.raises(TypeError, match=r"fused_lstm: inputs, weights and states have different dtypes"):
+        layer(tinyseq.tensor(np.zeros((1, 2, 2), np.float32)))
+
+
+# ---- length bucketing in fit ----------------------------------------------------------------------
+
+
+def padded_reviews(count=200, maxlen=30, vocabulary=40, seed=0):
+    """Pre-padded sequences of random lengths; label 1 when token 7 occurs."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((count, maxlen), dtype=np.int64)
+    y = rng.integers(0, 2, size=count)
+    for row, length in enumerate(rng.integers(1, maxlen + 1, size=count)):
+        x[row, maxlen - length:] = rng.integers(8, vocabulary, size=length)
+        if y[row]:
+            x[row, maxlen - 1 - rng.integers(0, length)] = 7
+    return x, y
+
+
+def masked_model():
+    model = Sequential([Embedding(40, 6, mask_zero=True), LSTM(5), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=0.02), metrics=["accuracy"])
+    return model
+
+
+def test_bucketed_order_is_a_permutation_of_similar_length_batches():
+    x, _ = padded_reviews(1000)
+    lengths = sequence_lengths(x)
+    tinyseq.random.seed(0)
+    order = length_bucketed_order(lengths, batch_size=20)
+    assert sorted(order) == list(range(1000))
+    batch_spread = np.ptp(lengths[order].reshape(-1, 20), axis=1)
+    random_spread = np.ptp(lengths[np.random.default_rng(0).permutation(1000)].reshape(-1, 20), axis=1)
+    assert batch_spread.mean() < random_spread.mean() / 4
+    tinyseq.random.seed(0)
+    np.testing.assert_array_equal(length_bucketed_order(lengths, batch_size=20), order)
+
+
+def test_bucketed_order_keeps_a_short_last_batch_last():
+    lengths = np.arange(105) % 17
+    tinyseq.random.seed(1)
+    order = length_bucketed_order(lengths, batch_size=10)
+    assert sorted(order) == list(range(105))
+    unshuffled = length_bucketed_order(lengths, batch_size=10, shuffle=False)
+    np.testing.assert_array_equal(unshuffled, np.argsort(lengths, kind="stable"))
+    assert set(order[100:]) == set(unshuffled[100:])  # the five longest: the last batch, still last
+
+
+def test_bucketed_training_is_deterministic_and_resumes_exactly(tmp_path):
+    x, y = padded_reviews()
+
+    def run(callbacks=()):
+        model = masked_model()
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=list(callbacks),
+                            bucket_by_length=True)
+        return model, history
+
+    tinyseq.random.seed(3)
+    straight, straight_history = run()
+    tinyseq.random.seed(3)
+    again, _ = run()
+    for a, b in zip(straight.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    class CtrlCInSecondEpoch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.training_state.epoch == 1 and batch == 4:
+                os.kill(os.getpid(), signal.SIGINT)  # fit stops after this batch and checkpoints
+
+    backup = tmp_path / "bucketed.backup"
+    tinyseq.random.seed(3)
+    with pytest.raises(KeyboardInterrupt, match="after batch 4"):
+        run([BackupAndRestore(backup), CtrlCInSecondEpoch()])
+    tinyseq.random.seed(999)  # the checkpoint restores the generator and the bucketed order
+    resumed, resumed_history = run([BackupAndRestore(backup)])
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert resumed_history.history == straight_history.history
+
+
+def test_sequence_lengths_count_the_real_steps():
+    np.testing.assert_array_equal(sequence_lengths(np.array([[0, 0, 3, 4], [5, 0, 6, 0]])), [2, 2])
+    features = np.zeros((2, 3, 2))
+    features[0, 1, 1] = 1.0
+    np.testing.assert_array_equal(sequence_lengths(features), [1, 0])
+    with pytest.raises(ValueError, match=r"bucket_by_length: needs sequences"):
+        sequence_lengths(np.ones(4))

@@ -1,0 +1,257 @@
+"""The adding problem: a plain tanh RNN against an LSTM as the distance to remember grows.
+
+The task in the form of Arjovsky, Shah & Bengio (2016), after Hochreiter & Schmidhuber (1997):
+each of the T steps carries two numbers, a value drawn from U[0, 1] and a marker. Exactly two
+markers are 1, one at a random step of the first half and one in the second half; the target
+is the sum of the two marked values. Always predicting the mean, 1, gives an MSE equal to the
+variance of a sum of two U[0, 1] values: 2/12 = 1/6. Solving the task means carrying the first
+marked value across up to T steps of irrelevant inputs.
+
+Setup (from the issue): hidden size 32, batch 64, Adam with learning rate 1e-2 and global
+clipnorm 1, LSTM forget-gate bias 1 (Keras's unit_forget_bias), a linear Dense(1) read-out,
+mean squared error. The test MSE is measured every `eval_every` iterations on a fixed test set;
+"iterations to threshold" is the first such iteration with test MSE < 0.01. The RNN and the LSTM
+of one seed and T see the same batches and the same test set.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import random
+from ..layers import LSTM, Dense, SimpleRNN
+from ..losses import mean_squared_error
+from ..models import Sequential
+from ..optimizers import Adam
+from ..tensor import no_grad
+from .common import ExperimentResult, format_table, new_figure, run_tasks, save_figure, train_step
+
+THRESHOLD = 0.01
+BASELINE_MSE = 1 / 6            # always predicting the mean sum, 1
+RNN_FAILS_ABOVE = 0.1           # the issue's expectation for the RNN at T >= 50
+RECURRENT_LAYERS = {"rnn": SimpleRNN, "lstm": LSTM}
+
+
+@dataclass(frozen=True)
+class AddingSettings:
+    """The training settings shared by every run (the issue's, plus how the test is made).
+
+    Attributes:
+        units: the hidden size.
+        batch_size: sequences per iteration.
+        learning_rate: Adam's learning rate.
+        global_clipnorm: the clipping norm for all gradients together.
+        eval_every: measure the test MSE every this many iterations.
+        test_size: the number of fixed test sequences.
+    """
+    units: int = 32
+    batch_size: int = 64
+    learning_rate: float = 1e-2
+    global_clipnorm: float = 1.0
+    eval_every: int = 25
+    test_size: int = 512
+
+
+@dataclass
+class AddingRun:
+    """One training run on the adding problem.
+
+    Attributes:
+        model: "rnn" (SimpleRNN, tanh) or "lstm".
+        timesteps: the sequence length T.
+        seed: the seed of the weights and the data.
+        iterations: the iterations trained (fewer than the budget if it stopped at the threshold).
+        iterations_to_threshold: the first evaluated iteration with test MSE < 0.01, or None.
+        final_mse: the test MSE at the last iteration trained.
+        curve: [iteration, test MSE] pairs, every `eval_every` iterations.
+        seconds: the wall-clock time of the run.
+    """
+    model: str
+    timesteps: int
+    seed: int
+    iterations: int
+    iterations_to_threshold: int | None
+    final_mse: float
+    curve: list
+    seconds: float
+
+
+@dataclass
+class AddingResult(ExperimentResult):
+    """All runs of `run_adding`, with the settings they used.
+
+    Attributes:
+        runs: one `AddingRun` per model, T and seed.
+        seeds: the seeds.
+        budgets: the iteration budget per model.
+        stop_at_threshold: whether runs stopped once the test MSE fell below 0.01.
+        settings: the `AddingSettings` of every run.
+        jobs: the worker processes used.
+        seconds: the wall-clock time of the whole experiment.
+    """
+    runs: list
+    seeds: list
+    budgets: dict
+    stop_at_threshold: bool
+    settings: AddingSettings
+    jobs: int
+    seconds: float
+
+    def groups(self):
+        """The runs grouped by (T, model), in the order T ascending, RNN before LSTM."""
+        grouped = {}
+        for run in sorted(self.runs, key=lambda r: (r.timesteps, r.model != "rnn", r.seed)):
+            grouped.setdefault((run.timesteps, run.model), []).append(run)
+        return grouped
+
+    def expectations(self):
+        """The issue's expected figures, each with whether it held, keyed by (T, model).
+
+        The LSTM should reach test MSE < 0.01 within its budget for every T <= 100; the RNN
+        should still be above 0.1 after its budget for T >= 50 (no claim for shorter T).
+        """
+        verdicts = {}
+        for (timesteps, model), runs in self.groups().items():
+            if model == "lstm":
+                claim = f"< {THRESHOLD:g} within {self.budgets['lstm']}"
+                held = all(r.iterations_to_threshold is not None for r in runs)
+            elif timesteps >= 50:
+                claim = f"> {RNN_FAILS_ABOVE:g} after {self.budgets['rnn']}"
+                held = all(r.iterations == self.budgets["rnn"] and r.final_mse > RNN_FAILS_ABOVE for r in runs)
+            else:
+                continue
+            verdicts[(timesteps, model)] = (claim, held)
+        return verdicts
+
+    def table(self):
+        """Per T and model: iterations to MSE < 0.01 and final MSE for each seed, and the verdict."""
+        verdicts = self.expectations()
+        rows = []
+        for (timesteps, model), runs in self.groups().items():
+            claim, held = verdicts.get((timesteps, model), ("-", None))
+            rows.append([str(timesteps), model,
+                         " ".join("-" if r.iterations_to_threshold is None else str(r.iterations_to_threshold)
+                                  for r in runs),
+                         " ".join(f"{r.final_mse:.4f}" for r in runs),
+                         " ".join(str(r.iterations) for r in runs),
+                         claim, {True: "held", False: "NOT HELD", None: ""}[held]])
+        stop = "stopping at the threshold" if self.stop_at_threshold else "full budgets"
+        title = (f"Adding problem (baseline MSE 1/6 = {BASELINE_MSE:.4f}); per seed {self.seeds}; "
+                 f"budgets RNN {self.budgets['rnn']}, LSTM {self.budgets['lstm']} iterations, {stop}.\n"
+                 f"'-' = never below {THRESHOLD:g}. Test MSE every {self.settings.eval_every} iterations "
+                 f"on {self.settings.test_size} sequences.")
+        text = format_table(["T", "model", f"iters to < {THRESHOLD:g}", "final test MSE", "iters trained",
+                             "expected", "verdict"], rows, title=title)
+        return f"{text}\n({self.seconds:.1f} s with {self.jobs} worker process(es))"
+
+    def rows(self):
+        """One row per run."""
+        return [{"model": r.model, "timesteps": r.timesteps, "seed": r.seed, "iterations": r.iterations,
+                 "iterations_to_threshold": r.iterations_to_threshold, "final_mse": r.final_mse,
+                 "seconds": r.seconds} for r in self.runs]
+
+    def plot(self, path):
+        """Test MSE against iterations, one panel per T, RNN and LSTM of every seed."""
+        groups = self.groups()
+        lengths = sorted({t for t, _ in groups})
+        figure = new_figure(4 * len(lengths), 3.6)
+        axes_list = np.atleast_1d(figure.subplots(1, len(lengths), sharey=True))
+        for axes, timesteps in zip(axes_list, lengths):
+            for model, colour in (("rnn", "tab:red"), ("lstm", "tab:blue")):
+                for index, run in enumerate(groups.get((timesteps, model), [])):
+                    steps, mses = zip(*run.curve)
+                    axes.plot(steps, mses, color=colour, alpha=0.8, label=model.upper() if index == 0 else None)
+            axes.axhline(BASELINE_MSE, color="grey", linestyle="--", linewidth=0.8, label="predict the mean")
+            axes.axhline(THRESHOLD, color="black", linestyle=":", linewidth=0.8, label=f"MSE {THRESHOLD:g}")
+            axes.set_yscale("log")
+            axes.set_title(f"T = {timesteps}")
+            axes.set_xlabel("iteration")
+        axes_list[0].set_ylabel("test MSE")
+        axes_list[0].legend(fontsize="small")
+        save_figure(figure, path)
+
+
+def adding_batch(batch_size, timesteps, generator):
+    """Draw adding-problem sequences.
+
+    Args:
+        batch_size: the number of sequences.
+        timesteps: their length T (at least 2).
+        generator: a `numpy.random.Generator`.
+
+    Returns:
+        (x, y): x of shape (batch, T, 2) holding [value, marker] per step (float32), and the
+        targets y of shape (batch, 1).
+    """
+    rows = np.arange(batch_size)
+    x = np.zeros((batch_size, timesteps, 2), dtype=np.float32)
+    x[:, :, 0] = generator.random((batch_size, timesteps))
+    first = generator.integers(0, timesteps // 2, batch_size)
+    second = generator.integers(timesteps // 2, timesteps, batch_size)
+    x[rows, first, 1] = 1
+    x[rows, second, 1] = 1
+    return x, (x[rows, first, 0] + x[rows, second, 0])[:, None]
+
+
+def train_adding(model, timesteps, seed=0, iterations=1000, settings=AddingSettings(), stop_at_threshold=True):
+    """Train one recurrent network on the adding problem and follow its test MSE.
+
+    Args:
+        model: "rnn" (SimpleRNN, tanh) or "lstm" (LSTM, forget bias 1).
+        timesteps: the sequence length T.
+        seed: seeds the weights (through `tinyseq.random`) and the data.
+        iterations: the iteration budget.
+        settings: an `AddingSettings`.
+        stop_at_threshold: stop at the first test MSE below 0.01.
+
+    Returns:
+        An `AddingRun`.
+    """
+    start = time.perf_counter()
+    random.seed(seed)
+    network = Sequential([RECURRENT_LAYERS[model](settings.units), Dense(1)])
+    optimizer = Adam(settings.learning_rate, global_clipnorm=settings.global_clipnorm)
+    # Data from its own stream, keyed by seed and T: both models see the same batches.
+    data = np.random.default_rng([seed, timesteps])
+    test_x, test_y = adding_batch(settings.test_size, timesteps, data)
+    curve, reached, iteration = [], None, 0
+    while iteration < iterations and not (stop_at_threshold and reached):
+        iteration += 1
+        train_step(network, optimizer, mean_squared_error, *adding_batch(settings.batch_size, timesteps, data))
+        if iteration % settings.eval_every == 0 or iteration == iterations:
+            with no_grad():
+                mse = mean_squared_error(test_y, network(test_x)).item()
+            curve.append([iteration, mse])
+            if reached is None and mse < THRESHOLD:
+                reached = iteration
+    return AddingRun(model, timesteps, seed, iteration, reached, curve[-1][1], curve, time.perf_counter() - start)
+
+
+def run_adding(timesteps=(10, 25, 50, 100), seeds=(0, 1, 2), rnn_iterations=2000, lstm_iterations=1000,
+               stop_at_threshold=True, settings=AddingSettings(), jobs=2):
+    """Train the RNN and the LSTM for every T and seed.
+
+    Args:
+        timesteps: the sequence lengths.
+        seeds: one run per model, T and seed.
+        rnn_iterations, lstm_iterations: the iteration budgets.
+        stop_at_threshold: stop each run at its first test MSE below 0.01 (its final MSE is then
+            the MSE at that point); False trains every run for its whole budget.
+        settings: the `AddingSettings` of every run.
+        jobs: worker processes (runs are independent and seeded, so the numbers do not change).
+
+    Returns:
+        An `AddingResult`.
+    """
+    start = time.perf_counter()
+    budgets = {"rnn": rnn_iterations, "lstm": lstm_iterations}
+    tasks = [dict(model=model, timesteps=length, seed=seed, iterations=budgets[model],
+                  settings=settings, stop_at_threshold=stop_at_threshold)
+             for length in timesteps for model in budgets for seed in seeds]
+    # An LSTM step costs about three RNN steps; longest first keeps both workers busy.
+    runs = run_tasks(train_adding, tasks, jobs,
+                     cost=lambda task: task["iterations"] * task["timesteps"] * (3 if task["model"] == "lstm" else 1))
+    return AddingResult(runs, list(seeds), budgets, stop_at_threshold, settings, jobs, time.perf_counter() - start)

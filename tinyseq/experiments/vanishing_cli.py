@@ -1,0 +1,97 @@
+"""`tinyseq vanishing {norms,adding,gap,clipping}`: run an experiment, print its table, save files.
+
+    tinyseq vanishing norms [--quick] [--seed N] [--json PATH] [--plot PATH] [--jobs N]
+
+Each subcommand prints the measured values next to the predictions. `--json PATH` also writes
+the full result as JSON and the table as CSV beside it (PATH with .csv); `--plot PATH` saves a
+figure (needs matplotlib: pip install tinyseq[plots]). `--seed N` makes the run repeat exactly;
+experiments with several seeds use N, N+1, N+2. `--quick` runs a smaller version in seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .adding import run_adding
+from .clipping import run_clipping
+from .common import PlottingUnavailable
+from .gap import run_gap
+from .norms import run_norms
+
+FULL_SEEDS = 3
+
+
+def _norms(quick, seed, jobs):
+    return run_norms(timesteps=50 if quick else 100, seed=seed)
+
+
+def _adding(quick, seed, jobs):
+    if quick:
+        return run_adding(timesteps=(10, 50), seeds=(seed,), rnn_iterations=400, lstm_iterations=600, jobs=jobs)
+    return run_adding(seeds=tuple(range(seed, seed + FULL_SEEDS)), jobs=jobs)
+
+
+def _gap(quick, seed, jobs):
+    if quick:
+        return run_gap(gaps=(5, 20, 80), seeds=(seed,), jobs=jobs)
+    return run_gap(seeds=tuple(range(seed, seed + FULL_SEEDS)), jobs=jobs)
+
+
+def _clipping(quick, seed, jobs):
+    return run_clipping(iterations=200 if quick else 1000, seed=seed, jobs=jobs)
+
+
+EXPERIMENTS = {
+    "norms": (_norms, "gradient norm against distance: linear RNN, tanh RNN (Pascanu et al. eq. 7), LSTM cell path"),
+    "adding": (_adding, "the adding problem: tanh RNN against LSTM for T = 10, 25, 50, 100"),
+    "gap": (_gap, "remember a country across distractor words: accuracy against gap length"),
+    "clipping": (_clipping, "exploding gradients with W = 2Q, SGD with and without gradient clipping"),
+}
+
+
+def add_vanishing_parser(subparsers):
+    """Add the `vanishing` command, with one subcommand per experiment, to `subparsers`.
+
+    Args:
+        subparsers: the object `argparse.ArgumentParser.add_subparsers()` returned.
+
+    Returns:
+        The `vanishing` parser. Parsed arguments carry `run=run_vanishing`.
+    """
+    vanishing = subparsers.add_parser(
+        "vanishing", help="vanishing and exploding gradients, measured and checked against theory",
+        description=__doc__.split("\n\n")[0])
+    experiments = vanishing.add_subparsers(dest="experiment", required=True)
+    for name, (_, description) in EXPERIMENTS.items():
+        parser = experiments.add_parser(name, help=description, description=description)
+        parser.add_argument("--quick", action="store_true", help="a smaller run, in seconds")
+        parser.add_argument("--seed", type=int, default=0, help="the seed (several-seed runs use N, N+1, ...)")
+        parser.add_argument("--json", metavar="PATH", help="write the result as JSON, and the table as CSV beside it")
+        parser.add_argument("--plot", metavar="PATH", help="save a figure (.png, .svg or .pdf; needs matplotlib)")
+        parser.add_argument("--jobs", type=int, default=2, help="worker processes for independent runs (default 2)")
+    vanishing.set_defaults(run=run_vanishing)
+    return vanishing
+
+
+def run_vanishing(args):
+    """Run the experiment `args.experiment`, print its table and write the files asked for.
+
+    Args:
+        args: parsed arguments with experiment, quick, seed, json, plot and jobs.
+
+    Returns:
+        The exit status: 0, or 2 if the plot could not be made because matplotlib is missing.
+    """
+    run, _ = EXPERIMENTS[args.experiment]
+    result = run(args.quick, args.seed, args.jobs)
+    print(result.table())
+    if args.json:
+        print("Wrote " + " and ".join(result.save(args.json)))
+    if args.plot:
+        try:
+            result.plot(args.plot)
+        except PlottingUnavailable as error:
+            print(f"tinyseq vanishing {args.experiment}: {error}", file=sys.stderr)
+            return 2
+        print(f"Wrote {args.plot}")
+    return 0

@@ -1,0 +1,472 @@
+"""Fused sequence ops: a whole recurrent layer, forward and backward through time, as ONE graph node.
+
+The cells in `cells.py` build every time step from primitive ops, so autograd derives their
+backward pass for free. The price is paid per step: an LSTM step records about twenty graph
+nodes, so a 500-step review makes ten thousand, each with its own small arrays to allocate and
+its own visit from the engine on the way back. Frameworks avoid that by *fusing*: they write the
+loop over time themselves, on plain arrays, and derive its backward pass by hand. This module
+does the same, which is the answer to "why do frameworks fuse kernels?":
+
+* The input projection x_t W + b does not depend on the state, so it is done for all steps at
+  once, before the loop (BLAS is far faster on one big product than on 500 small ones). The
+  bias rides along as the weight of an extra input that is always 1.
+* The loop writes into arrays allocated once per sequence (every step's gates and states);
+  the steps themselves allocate nothing.
+* The weight gradients are sums over the steps, dU = Σ_t h_{t-1}ᵀ dz_t, so the backward loop
+  only stores each dz_t, and one (units, T·B) @ (T·B, units) product per gate adds them all up
+  afterwards. Only dh_{t-1} = dz_t Uᵀ, which the next step back needs, stays in the loop.
+* The engine sees one node instead of ten thousand.
+
+Memory layout, the other half of the speed. The arrays are time-major and *gate-major*:
+`gates[k, t]` is gate k at step t, a contiguous (batch, units) block. Keras's layout puts the
+gates side by side in each row, so one gate of one step would be a strided slice, and numpy
+loops over strided slices row by row, several times slower than over one contiguous block.
+The weights are rearranged to match: `kernel[:, k·units:(k+1)·units]` becomes block k of a
+(gates, features, units) array, and the gradients are put back into Keras's layout at the end.
+
+The scaffold (`fused_recurrence`) is shared; what differs between SimpleRNN, LSTM and GRU is
+one step forward and one step back, written side by side with their equations in
+`SimpleRNNSteps`, `LSTMSteps` and `GRUSteps`. Steps are numbered in processing order: with
+go_backwards the inputs are reversed first.
+
+Masking works as in `recurrent.py`: at a padding step a sequence's states carry over,
+s_t = s_{t-1}. The backward of that choice is a switch: where the step was real, the gradient
+of s_t enters the step's computation; where it was padding, it passes straight to s_{t-1}.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import make_node
+from . import activations
+from .cells import GRUCell, LSTMCell, SimpleRNNCell
+
+
+# ---- element-wise helpers, in place on numpy arrays ------------------------------------------
+def sigmoid_inplace(z):
+    """Overwrite z with σ(z) = (1 + tanh(z / 2)) / 2, which cannot overflow (1 / (1 + e^-z) does
+    for very negative z)."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+
+
+def sigmoid_slope(y, out):
+    """σ'(z) from y = σ(z): y (1 - y)."""
+    np.subtract(1.0, y, out=out)
+    out *= y
+
+
+def tanh_slope(y, out):
+    """tanh'(z) from y = tanh(z): 1 - y²."""
+    np.multiply(y, y, out=out)
+    np.subtract(1.0, out, out=out)
+
+
+def relu_slope(y, out):
+    """relu'(z) from y = relu(z): 1 where y > 0, else 0."""
+    np.greater(y, 0, out=out)
+
+
+def linear_slope(y, out):
+    """The identity's slope: 1."""
+    out.fill(1.0)
+
+
+# Activations a fused SimpleRNN can use: (apply in place, slope from the activation's output).
+# Each slope is written in terms of the output y, which the forward pass keeps anyway.
+FUSED_ACTIVATIONS = {
+    activations.tanh: (lambda z: np.tanh(z, out=z), tanh_slope),
+    activations.sigmoid: (sigmoid_inplace, sigmoid_slope),
+    activations.relu: (lambda z: np.maximum(z, 0, out=z), relu_slope),
+    activations.linear: (lambda z: None, linear_slope),
+}
+
+
+# ---- one step forward and back, per cell ---------------------------------------------------
+class FusedSteps:
+    """What one cell type contributes to the fused scaffold: a step forward and a step back.
+
+    Before the loop the scaffold fills `gates[:, t]`, (gates, batch, units), with x_t W + b for
+    every step. Then:
+
+    * `forward_step(t, gates[:, t], previous, new)` finishes step t: it adds the recurrent
+      part, applies the activations in place (so `gates[:, t]` ends up holding the gate values
+      the backward pass needs) and writes the new states into `new`.
+    * `backward_step(t, gates[:, t], previous, d_new, d_previous, dz, dz_recurrent)` is handed
+      the gradients of the new states (`d_new`, which it may overwrite). It writes the gradient
+      of the input pre-activation x_t W + b into `dz`, that of the recurrent pre-activation
+      h U (+ recurrent bias) into `dz_recurrent` (the same array, except for the GRU), and the
+      gradients of the previous states into `d_previous`.
+
+    `previous`, `new`, `d_new` and `d_previous` list one (batch, units) array per state, in
+    `state_names` order.
+
+    Class attributes:
+        state_names: the states, as the cell names them.
+        keras_gates: internal gate k is gate `keras_gates[k]` of Keras's layout.
+        separate_recurrent_gradient: whether dz_recurrent differs from dz (the GRU).
+
+    Args:
+        cell: the cell (SimpleRNN: for its activation).
+        recurrent_kernel: U, gate-major: (gates, units, units).
+        recurrent_bias: the GRU's recurrent bias, (gates, 1, units); None for the others.
+        timesteps, batch: the size of the sequence, for buffers kept between the passes.
+    """
+
+    state_names = ("h",)
+    keras_gates = (0,)
+    separate_recurrent_gradient = False
+
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
+        self.recurrent_kernel = recurrent_kernel
+        self.recurrent_kernel_transposed = recurrent_kernel.transpose(0, 2, 1)
+        self.recurrent_bias = recurrent_bias
+        gate_count, units, _ = recurrent_kernel.shape
+        dtype = recurrent_kernel.dtype
+        # Scratch space reused by every step: the steps allocate nothing.
+        self.recurrent = np.empty((gate_count, batch, units), dtype)
+        self.slope = np.empty((gate_count, batch, units), dtype)
+        self.scratch = np.empty((batch, units), dtype)
+
+    def times_recurrent_kernel(self, hidden):
+        """h U for every gate, into `self.recurrent` (gates, batch, units)."""
+        return np.matmul(hidden, self.recurrent_kernel, out=self.recurrent)
+
+    def times_recurrent_kernel_transposed(self, dz_recurrent, out):
+        """out = dz Uᵀ = Σ_k dz_k U_kᵀ, the gradient reaching h through the recurrent product."""
+        np.matmul(dz_recurrent, self.recurrent_kernel_transposed, out=self.recurrent)
+        np.sum(self.recurrent, axis=0, out=out)
+
+    def forward_step(self, t, gates, previous, new):
+        """Finish step t from `gates` = x_t W + b; see the class docstring."""
+        raise NotImplementedError(f"{type(self).__name__}.forward_step is not implemented")
+
+    def backward_step(self, t, gates, previous, d_new, d_previous, dz, dz_recurrent):
+        """Step t back; see the class docstring."""
+        raise NotImplementedError(f"{type(self).__name__}.backward_step is not implemented")
+
+
+class SimpleRNNSteps(FusedSteps):
+    """The Elman step.
+
+    Forward:   h' = φ(z),  z = x W + b + h U
+    Backward:  dz = dh' · φ'(z)      (φ' written from the output h', e.g. 1 - h'² for tanh)
+               dh = dz Uᵀ
+    """
+
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
+        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch)
+        self.activate, self.activation_slope = FUSED_ACTIVATIONS[cell.activation]
+
+    def forward_step(self, t, gates, previous, new):
+        """h' = φ(x W + b + h U); `gates` keeps h' for the backward pass."""
+        gates += self.times_recurrent_kernel(previous[0])
+        self.activate(gates)
+        np.copyto(new[0], gates[0])
+
+    def backward_step(self, t, gates, previous, d_new, d_previous, dz, dz_recurrent):
+        """dz = dh' · φ'; dh = dz Uᵀ."""
+        self.activation_slope(gates, out=dz)
+        dz *= d_new[0]
+        self.times_recurrent_kernel_transposed(dz, out=d_previous[0])
+
+
+class LSTMSteps(FusedSteps):
+    """The LSTM step. Inside, the gates are ordered i, f, o, g (Keras: i, f, c, o), so that the
+    three sigmoid gates form one block.
+
+    Forward, with z = x W + b + h U:
+        i, f, o = σ(z_i), σ(z_f), σ(z_o)      g = tanh(z_c)
+        c' = f · c + i · g                    h' = o · tanh(c')
+    Backward, given dh' and dc':
+        dc' += dh' · o · (1 - tanh²(c'))      (c' reaches the loss through h' as well)
+        di = dc' · g    df = dc' · c    do = dh' · tanh(c')    dg = dc' · i
+        dz = [di · i(1-i), df · f(1-f), do · o(1-o), dg · (1-g²)]
+        dc = dc' · f    dh = dz Uᵀ
+    """
+
+    state_names = ("h", "c")
+    keras_gates = (0, 1, 3, 2)
+
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
+        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch)
+        # tanh(c') of every step: the backward pass needs it, and recomputing costs as much.
+        self.tanh_cell = np.empty((timesteps,) + self.scratch.shape, self.scratch.dtype)
+
+    def forward_step(self, t, gates, previous, new):
+        """One LSTM step; `gates` ends up holding i, f, o, g."""
+        (_, cell), (new_hidden, new_cell) = previous, new
+        gates += self.times_recurrent_kernel(previous[0])
+        sigmoid_inplace(gates[:3])
+        input_gate, forget_gate, output_gate, candidate = gates
+        np.tanh(candidate, out=candidate)
+        np.multiply(forget_gate, cell, out=new_cell)
+        np.multiply(input_gate, candidate, out=self.scratch)
+        new_cell += self.scratch
+        np.tanh(new_cell, out=self.tanh_cell[t])
+        np.multiply(output_gate, self.tanh_cell[t], out=new_hidden)
+
+    def backward_step(self, t, gates, previous, d_new, d_previous, dz, dz_recurrent):
+        """One LSTM step back; see the class docstring for the equations."""
+        (_, cell), (d_hidden, d_cell), (d_hidden_previous, d_cell_previous) = previous, d_new, d_previous
+        input_gate, forget_gate, output_gate, candidate = gates
+        d_input, d_forget, d_output, d_candidate = dz
+        tanh_cell = self.tanh_cell[t]
+
+        tanh_slope(tanh_cell, out=self.scratch)
+        self.scratch *= output_gate
+        self.scratch *= d_hidden
+        d_cell += self.scratch
+        # The gradients of the gate values...
+        np.multiply(d_cell, candidate, out=d_input)
+        np.multiply(d_cell, cell, out=d_forget)
+        np.multiply(d_hidden, tanh_cell, out=d_output)
+        np.multiply(d_cell, input_gate, out=d_candidate)
+        np.multiply(d_cell, forget_gate, out=d_cell_previous)
+        # ... times the activations' slopes: σ(1-σ) for i, f, o and 1 - g² for g.
+        sigmoid_slope(gates[:3], out=self.slope[:3])
+        tanh_slope(candidate, out=self.slope[3])
+        dz *= self.slope
+        self.times_recurrent_kernel_transposed(dz, out=d_hidden_previous)
+
+
+class GRUSteps(FusedSteps):
+    """The GRU step as Keras's reset_after=True, gates ordered z, r, h.
+
+    Forward, with a = x W + b_in (the input part) and q = h U + b_rec (the recurrent part):
+        z  = σ(a_z + q_z)       r = σ(a_r + q_r)       hh = tanh(a_h + r · q_h)
+        h' = z · h + (1 - z) · hh
+    Backward, given dh':
+        dz = dh' · (h - hh)     dhh = dh' · (1 - z)
+        da_h = dhh · (1 - hh²)  da_r = da_h · q_h · r(1-r)  da_z = dz · z(1-z)
+        dq = [da_z, da_r, da_h · r]      (the reset gate scales q_h)
+        dh = dh' · z + dq Uᵀ
+    The recurrent pre-activation's gradient dq differs from the input one, da, in its last
+    block, so the GRU keeps it in an array of its own.
+    """
+
+    separate_recurrent_gradient = True
+    keras_gates = (0, 1, 2)
+
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
+        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch)
+        # q_h = h U_h + b_rec_h of every step: the backward pass needs it for the reset gate.
+        self.recurrent_candidate = np.empty((timesteps,) + self.scratch.shape, self.scratch.dtype)
+
+    def forward_step(self, t, gates, previous, new):
+        """One GRU step; `gates` ends up holding z, r, hh."""
+        (hidden,), (new_hidden,) = previous, new
+        recurrent = self.times_recurrent_kernel(hidden)
+        recurrent += self.recurrent_bias
+        gates[:2] += recurrent[:2]
+        sigmoid_inplace(gates[:2])
+        update_gate, reset_gate, candidate = gates
+        np.copyto(self.recurrent_candidate[t], recurrent[2])
+        np.multiply(reset_gate, recurrent[2], out=self.scratch)
+        candidate += self.scratch
+        np.tanh(candidate, out=candidate)
+        # h' = hh + z · (h - hh), the same as z · h + (1 - z) · hh with one multiply fewer
+        np.subtract(hidden, candidate, out=new_hidden)
+        new_hidden *= update_gate
+        new_hidden += candidate
+
+    def backward_step(self, t, gates, previous, d_new, d_previous, dz, dz_recurrent):
+        """One GRU step back; see the class docstring for the equations."""
+        (hidden,), (d_hidden,), (d_hidden_previous,) = previous, d_new, d_previous
+        update_gate, reset_gate, candidate = gates
+        d_update, d_reset, d_candidate = dz
+
+        np.subtract(hidden, candidate, out=d_update)
+        d_update *= d_hidden                                   # dz = dh' · (h - hh)
+        np.subtract(1.0, update_gate, out=d_candidate)
+        d_candidate *= d_hidden                                # dhh = dh' · (1 - z)
+        tanh_slope(candidate, out=self.scratch)
+        d_candidate *= self.scratch                            # da_h
+        np.multiply(d_candidate, self.recurrent_candidate[t], out=d_reset)  # dr
+        sigmoid_slope(gates[:2], out=self.slope[:2])
+        dz[:2] *= self.slope[:2]                               # da_z, da_r
+
+        np.copyto(dz_recurrent[:2], dz[:2])
+        np.multiply(d_candidate, reset_gate, out=dz_recurrent[2])
+        self.times_recurrent_kernel_transposed(dz_recurrent, out=d_hidden_previous)
+        np.multiply(d_hidden, update_gate, out=self.scratch)
+        d_hidden_previous += self.scratch
+
+
+STEPS_BY_CELL = {SimpleRNNCell: SimpleRNNSteps, LSTMCell: LSTMSteps, GRUCell: GRUSteps}
+OP_NAMES = {SimpleRNNCell: "fused_simple_rnn", LSTMCell: "fused_lstm", GRUCell: "fused_gru"}
+
+
+def fused_support_problem(cell):
+    """Why `cell` cannot run fused, as a sentence, or None if it can.
+
+    Only the three built-in cells (not subclasses, which may change the step) have
+    hand-derived backward passes, and a SimpleRNN only with an activation listed in
+    `FUSED_ACTIVATIONS`.
+    """
+    if type(cell) not in STEPS_BY_CELL:
+        return f"there is no fused kernel for {type(cell).__name__} (only for SimpleRNNCell, LSTMCell and GRUCell)"
+    if isinstance(cell, SimpleRNNCell) and cell.activation not in FUSED_ACTIVATIONS:
+        return (f"the fused kernel has no hand-derived slope for the activation {cell.activation!r} "
+                f"(it knows linear, sigmoid, tanh and relu)")
+    return None
+
+
+# ---- Keras layout <-> gate-major layout -----------------------------------------------------
+def to_gate_major(matrix, keras_gates):
+    """(rows, gates·units) in Keras's layout -> (gates, rows, units), blocks in internal order."""
+    rows, width = matrix.shape
+    blocks = matrix.reshape(rows, len(keras_gates), width // len(keras_gates))
+    return np.ascontiguousarray(blocks.transpose(1, 0, 2)[list(keras_gates)])
+
+
+def from_gate_major(blocks, keras_gates):
+    """The inverse of `to_gate_major`: (gates, rows, units) -> (rows, gates·units)."""
+    in_keras_order = blocks[list(np.argsort(keras_gates))]
+    return np.concatenate(list(in_keras_order), axis=1)
+
+
+# ---- the scaffold -------------------------------------------------------------------------
+def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return_sequences=False):
+    """Run `cell` over a whole sequence as one graph node: the fused twin of `RNN`'s loop.
+
+    Agrees with the cells-from-primitives loop in `recurrent.py` (same masking, state and
+    output conventions) to rounding error, in the outputs and in every gradient.
+
+    Args:
+        cell: a built SimpleRNNCell, LSTMCell or GRUCell.
+        inputs: (batch, timesteps, features) tensor.
+        states: the initial states, a list of (batch, units) tensors in `cell.state_names` order.
+        mask: optional (batch, timesteps) booleans, True at real steps.
+        go_backwards: process the steps from last to first.
+        return_sequences: return the output of every step (in processing order), not only the last.
+
+    Returns:
+        (output, final_states): output is (batch, timesteps, units) or (batch, units).
+
+    Raises:
+        TypeError: for a cell without a fused kernel, or tensors of different dtypes.
+    """
+    problem = fused_support_problem(cell)
+    if problem:
+        raise TypeError(f"fused_recurrence: {problem}")
+    tensors = (inputs, cell.kernel, cell.recurrent_kernel, cell.bias, *states)
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:
+        raise TypeError(f"{OP_NAMES[type(cell)]}: inputs, weights and states have different dtypes "
+                        f"{', '.join(sorted(str(d) for d in dtypes))}; convert one explicitly with .astype(...)")
+
+    packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences)
+    # One node has one output array, so the outputs and the final states travel packed along
+    # the time axis, [outputs | state 1 | state 2], and are sliced apart here (views; the
+    # engine sends each slice's gradient back into one gradient array for the node).
+    node = make_node(packed, tensors, backward, OP_NAMES[type(cell)])
+    output_steps = inputs.shape[1] if return_sequences else 1
+    output = node[:, :output_steps] if return_sequences else node[:, 0]
+    final_states = [node[:, output_steps + k] for k in range(len(states))]
+    return output, final_states
+
+
+def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
+    """The fused forward pass on arrays: return (packed outputs and states, backward function)."""
+    x, kernel, recurrent_kernel, bias = (t.data for t in tensors[:4])
+    batch, timesteps, features = x.shape
+    units, dtype = cell.units, kernel.dtype
+    steps_class = STEPS_BY_CELL[type(cell)]
+    order = steps_class.keras_gates
+    gate_count = len(order)
+    is_gru = isinstance(cell, GRUCell)
+    input_bias = bias[0] if is_gru else bias
+    recurrent_bias = to_gate_major(bias[1][None, :], order) if is_gru else None
+    steps = steps_class(cell, to_gate_major(recurrent_kernel, order), recurrent_bias, timesteps, batch)
+
+    # Time-major inputs in processing order, with a column of ones: [x_t, 1] @ [[W], [b]] is
+    # x_t W + b, so the bias is added (and later differentiated) inside the big products.
+    time_order = slice(None, None, -1) if go_backwards else slice(None)
+    x_ones = np.empty((timesteps, batch, features + 1), dtype)
+    x_ones[..., :features] = x.transpose(1, 0, 2)[time_order]
+    x_ones[..., features] = 1.0
+    x_ones = x_ones.reshape(timesteps * batch, features + 1)
+    kernel_and_bias = to_gate_major(np.concatenate([kernel, input_bias[None, :]]), order)
+    gates = np.matmul(x_ones, kernel_and_bias).reshape(gate_count, timesteps, batch, units)
+
+    # states[k][t] is state k before step t; states[k][0] is the initial state.
+    states = [np.empty((timesteps + 1, batch, units), dtype) for _ in steps.state_names]
+    for buffer, initial in zip(states, tensors[4:]):
+        buffer[0] = initial.data
+    padding = None
+    if mask is not None:
+        real = np.ascontiguousarray(mask.T[time_order])[:, :, None]  # (timesteps, batch, 1)
+        padding = ~real
+    for t in range(timesteps):
+        steps.forward_step(t, gates[:, t], [s[t] for s in states], [s[t + 1] for s in states])
+        if padding is not None:
+            for buffer in states:
+                np.copyto(buffer[t + 1], buffer[t], where=padding[t])  # padding: carry over
+
+    # The output at each step is h, except that before a sequence's first real step it is
+    # zero (as in the cells' loop), even when the initial state is not.
+    hidden = states[0][1:]
+    seen = None if mask is None else np.logical_or.accumulate(real, axis=0).astype(dtype)
+    output_steps = timesteps if return_sequences else 1
+    packed = np.empty((batch, output_steps + len(states), units), dtype)
+    if return_sequences:
+        packed[:, :timesteps] = (hidden if seen is None else hidden * seen).transpose(1, 0, 2)
+    else:
+        packed[:, 0] = hidden[-1] if seen is None else hidden[-1] * seen[-1]
+    for k, buffer in enumerate(states):
+        packed[:, output_steps + k] = buffer[-1]
+
+    def backward(grad):
+        """Backpropagation through time: the packed outputs' gradient -> one per input tensor."""
+        d_outputs = grad[:, :output_steps].transpose(1, 0, 2)  # time-major
+        if seen is not None:
+            d_outputs = d_outputs * (seen if return_sequences else seen[-1:])
+        d_states = [grad[:, output_steps + k].copy() for k in range(len(states))]
+        d_previous = [np.empty_like(d) for d in d_states]
+        carried = [np.empty_like(d) for d in d_states]
+        if not return_sequences:
+            d_states[0] += d_outputs[0]
+        real_float = None if padding is None else real.astype(dtype)
+
+        d_gates = np.empty_like(gates)  # dz of every step: the input pre-activations' gradient
+        d_recurrent = np.empty_like(gates) if steps.separate_recurrent_gradient else d_gates
+        for t in reversed(range(timesteps)):
+            if return_sequences:
+                d_states[0] += d_outputs[t]
+            if padding is not None:
+                # Padding rows hand their gradient straight to the previous state; real rows
+                # send it into the step.
+                for d, carry in zip(d_states, carried):
+                    np.multiply(d, padding[t], out=carry)
+                    d *= real_float[t]
+            steps.backward_step(t, gates[:, t], [s[t] for s in states], d_states, d_previous,
+                                d_gates[:, t], d_recurrent[:, t])
+            if padding is not None:
+                for d, carry in zip(d_previous, carried):
+                    d += carry
+            d_states, d_previous = d_previous, d_states
+
+        # Each weight gradient is a sum over all steps: one big product per gate.
+        flat_d_gates = d_gates.reshape(gate_count, timesteps * batch, units)
+        d_kernel_and_bias = from_gate_major(np.matmul(x_ones.T, flat_d_gates), order)
+        d_kernel, d_input_bias = d_kernel_and_bias[:features], d_kernel_and_bias[features]
+        previous_hidden = states[0][:-1].reshape(timesteps * batch, units)
+        flat_d_recurrent = d_recurrent.reshape(gate_count, timesteps * batch, units)
+        d_recurrent_kernel = from_gate_major(np.matmul(previous_hidden.T, flat_d_recurrent), order)
+        if is_gru:
+            d_recurrent_bias = from_gate_major(flat_d_recurrent.sum(axis=1, keepdims=True), order)
+            d_bias = np.stack([d_input_bias, d_recurrent_bias[0]])
+        else:
+            d_bias = d_input_bias
+        d_x = None
+        if tensors[0].requires_grad:
+            # dx = Σ_k dz_k W_kᵀ, back in (batch, timesteps, features) and in the inputs' order
+            d_x = np.matmul(flat_d_gates, kernel_and_bias[:, :features].transpose(0, 2, 1)).sum(axis=0)
+            d_x = d_x.reshape(timesteps, batch, features)[time_order].transpose(1, 0, 2)
+        return (d_x, d_kernel, d_recurrent_kernel, d_bias, *d_states)
+
+    return packed, backward
