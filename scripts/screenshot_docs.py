@@ -52,16 +52,18 @@ class Page:
 PAGES = [
     Page("", "tinyseq"),
     Page("tutorials/01-autograd/", "Autograd from scratch", figures=3, maths=True),
-    Page("tutorials/02-recurrent-networks/", "Recurrent networks"),
-    Page("tutorials/03-vanishing-gradients/", "Vanishing gradients"),
-    Page("tutorials/04-lstm/", "The LSTM"),
+    Page("tutorials/02-recurrent-networks/", "Recurrent networks", figures=3, maths=True),
+    Page("tutorials/03-vanishing-gradients/", "Vanishing gradients", figures=3, maths=True),
+    Page("tutorials/04-lstm/", "The LSTM", figures=2, maths=True),
     Page("tutorials/05-long-term-dependencies/", "Long-term dependencies"),
-    Page("tutorials/06-imdb-sentiment/", "IMDB"),
-    Page("tutorials/07-samples-timesteps-features/", "Samples, timesteps"),
+    Page("tutorials/06-imdb-sentiment/", "IMDB", figures=1, maths=True),
+    Page("tutorials/07-samples-timesteps-features/", "Samples, timesteps", figures=2),
     Page("tutorials/08-fused-kernel/", "fused kernel"),
-    Page("how-to/draw-a-graph/", "Draw a graph"),
+    Page("how-to/draw-a-graph/", "Draw a graph", figures=3),
+    Page("how-to/use-your-own-data/", "Use your own data"),
     Page("reference/cli/", "Command line"),
     Page("reference/api/tensor/", "Tensors"),
+    Page("reference/api/nn/", "Layers"),
     Page("explanation/engine-design/", "design"),
 ]
 
@@ -166,10 +168,14 @@ class Chromium:
             previous = facts
             time.sleep(0.3)
 
-    def screenshot(self, path, x=0, y=0, width=None, height=None):
-        clip = {"x": x, "y": y, "width": width, "height": height, "scale": 1}
-        data = self.call("Page.captureScreenshot", session=True, format="png", clip=clip,
-                         captureBeyondViewport=True)["data"]
+    def screenshot(self, path, x=None, y=None, width=None, height=None):
+        """The viewport as it is shown; or, given a region, that region of the whole page."""
+        if x is None:
+            data = self.call("Page.captureScreenshot", session=True, format="png")["data"]
+        else:  # (a region beyond the viewport renders the fixed header oddly: crops only)
+            clip = {"x": x, "y": y, "width": width, "height": height, "scale": 1}
+            data = self.call("Page.captureScreenshot", session=True, format="png", clip=clip,
+                             captureBeyondViewport=True)["data"]
         Path(path).write_bytes(base64.b64decode(data))
         return path
 
@@ -261,7 +267,7 @@ def main(argv=None):
                       f"{facts['typeset']}/{facts['maths']} maths typeset")
                 for problem in problems:
                     print(f"       - {problem}")
-                shots = [browser.screenshot(args.out / f"{stem}.png", width=args.width, height=args.height)]
+                shots = [browser.screenshot(args.out / f"{stem}.png")]
                 for number, figure in enumerate(facts["figures"], 1):
                     if figure["width"] and figure["height"]:
                         pad = 8
@@ -271,8 +277,7 @@ def main(argv=None):
                             height=figure["height"] + 2 * pad))
                 if args.dark:
                     browser.open(base + page.path, args.width, args.height, dark=True)
-                    shots.append(browser.screenshot(args.out / f"{stem}-dark.png", width=args.width,
-                                                    height=args.height))
+                    shots.append(browser.screenshot(args.out / f"{stem}-dark.png"))
                 print("       " + ", ".join(Path(s).name for s in shots))
         finally:
             browser.close()

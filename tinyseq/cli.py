@@ -3,6 +3,7 @@
     tinyseq imdb train [--quick] [--epochs 2] ...   the Keras IMDB walkthrough, end to end
     tinyseq imdb predict MODEL "some text"          sentiment of your own sentence
     tinyseq graph {rnn,lstm,gru} -o FILE            draw a cell's computation graph
+    tinyseq vanishing {norms,adding,gap,clipping}   vanishing/exploding gradients, measured
     tinyseq demo                                    the bare engine learns XOR
 """
 
@@ -93,7 +94,9 @@ def build_parser():
     predict.set_defaults(run=_imdb_predict)
 
     from .viz.cli import add_graph_parser
+    from .experiments.vanishing_cli import add_vanishing_parser
     add_graph_parser(commands)
+    add_vanishing_parser(commands)
     return parser
 
 

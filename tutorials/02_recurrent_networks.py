@@ -130,12 +130,14 @@ print(f"{len(states)} states of shape {states[0].shape}; the last one is the sum
 print(np.round(states[-1].numpy(), 3))
 
 # %% [markdown]
-# That loop is the whole of "unrolling". tinyseq's `nn.SimpleRNN` layer runs the same loop
-# around its cell. With `return_sequences=True` it returns every \(h_t\), otherwise only the
-# last one, which is what a classifier usually reads:
+# That loop is the whole of "unrolling". tinyseq's `nn.SimpleRNN` layer, given
+# `implementation="cells"`, runs exactly this loop around a `SimpleRNNCell`. (By default it runs
+# a fused kernel instead, which computes the same numbers faster: that is
+# [tutorial 8](08-fused-kernel.md).) With `return_sequences=True` it returns every \(h_t\),
+# otherwise only the last one, which is what a classifier usually reads:
 
 # %%
-layer = nn.SimpleRNN(units, return_sequences=True)
+layer = nn.SimpleRNN(units, return_sequences=True, implementation="cells")
 layer(sequences)                           # build the weights, then use ours
 layer.set_weights([W.numpy(), U.numpy(), b.numpy()])
 all_states = layer(sequences)

@@ -13,9 +13,9 @@
 # 6. **predict** the sentiment of your own text,
 # 7. **save** the model and **load** it back.
 #
-# Training the full model takes hours on tinyseq's engine, so this page trains it briefly on a
-# small slice, to see every call work, and then shows the results of a long run that the
-# command line tool recorded.
+# Training the full model takes far longer than building this page may, so the page trains it
+# briefly on a small slice, to see every call work, and then shows the results of full runs
+# that the command line tool recorded.
 #
 # !!! note "The data"
 #     tinyseq builds the dataset from the original Large Movie Review Dataset (Maas et al., 2011):
@@ -85,21 +85,21 @@ def decode(ids, offset=3):
 
 
 print()
-print("correct (offset 3):", decode(x_train[0][:30]))
+print("correct (offset 3):", decode(x_train[0][:20]))
 
 # %% [markdown]
 # A common mistake is to reason "id 0 is padding, so words start at 1" and shift by 1 instead of
 # 3. Every word then comes out as the word *two ranks further down* the frequency list:
 
 # %%
-print("wrong (offset 1):  ", decode(x_train[0][:30], offset=1))
+print("wrong (offset 1):  ", decode(x_train[0][:20], offset=1))
 
 # %% [markdown]
 # The result still *looks* like English words, which is what makes the mistake easy to miss,
 # but it reads as nonsense. tinyseq's own `imdb.decode_review` applies the offset for you:
 
 # %%
-print(imdb.decode_review(x_train[0][:30]))
+print(imdb.decode_review(x_train[0][:20]))
 
 # %% [markdown]
 # ## 3. Pad
@@ -149,11 +149,10 @@ table(["layer", "by the formula", "as built"],
 # %% [markdown]
 # ## 5. Fit and evaluate
 #
-# The walkthrough trains on all 25,000 reviews of 500 ids for two epochs. tinyseq runs every
-# operation of every time step in Python, so that takes hours (the timing of a real run is
-# below). Here we train on a slice instead: the first reviews of the training set, cut to their
-# last 100 ids, for one epoch. That is far too little to learn much, but every call is the real
-# one.
+# The walkthrough trains on every training review, padded to 500 ids, for two epochs; the
+# timings of real runs are below. Here we train on a slice instead: the first reviews of the
+# training set, cut to their last 80 ids, for one epoch. That is far too little to learn much,
+# but every call is the real one.
 
 # %%
 SLICE, SHORT = pick(full=320, fast=64), 80

@@ -136,7 +136,7 @@ forecaster.build(x_train.shape)
 forecaster.summary()
 
 # %%
-history = forecaster.fit(scale(x_train), (y_train - mean) / std, epochs=pick(full=30, fast=2),
+history = forecaster.fit(scale(x_train), (y_train - mean) / std, epochs=pick(full=20, fast=2),
                          batch_size=32, validation_split=0.1, verbose=2)
 
 # %% [markdown]
@@ -171,7 +171,8 @@ show(figure, "forecast")
 #
 # ## 4. The "web traffic" model, as written
 #
-# A model that often appears in Keras tutorials under names like this one is
+# A Keras model often passed around as an example of sequence classification with an LSTM
+# (and, in some places, as a model for "web traffic") is
 #
 # ```text
 # Embedding(1024, 256) → LSTM(128) → Dropout(0.5) → Dense(1, activation="sigmoid")
@@ -222,7 +223,7 @@ def crawler(rng):
 
 
 rng = np.random.default_rng(1)
-count = pick(full=1000, fast=300)
+count = pick(full=800, fast=300)
 labels = rng.integers(0, 2, count)                         # 1 = crawler
 sessions = [crawler(rng) if label else person(rng) for label in labels]
 print("a person: ", [int(page) for page in sessions[int(np.argmin(labels))][:12]], "...")

@@ -27,11 +27,14 @@ import contextlib
 import functools
 import html
 import io
+import logging
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
+log = logging.getLogger("mkdocs.hooks.tinyseq")
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
 DIRECTIVE = re.compile(r"^<!--\s*tutorial:\s*(?P<name>[\w.-]+\.py)\s*-->\s*$", re.M)
@@ -97,7 +100,37 @@ def output_to_html(text):
 
 # ---- 1. tutorials as pages ----------------------------------------------------------------------
 def on_page_markdown(markdown, page, config, files):
-    return DIRECTIVE.sub(lambda m: script_to_markdown(TUTORIALS / m.group("name")), markdown)
+    _started[page.file.src_uri] = time.perf_counter()
+    markdown = DIRECTIVE.sub(lambda m: script_to_markdown(TUTORIALS / m.group("name")), markdown)
+    return default_session(markdown, re.sub(r"\W+", "_", page.file.src_uri))
+
+
+_started, _seconds = {}, {}
+
+
+def on_page_content(html, page, config, files):
+    _seconds[page.file.src_uri] = time.perf_counter() - _started.pop(page.file.src_uri, time.perf_counter())
+    return html
+
+
+def on_post_build(config):
+    """Report the pages whose code took longest, to keep the build under its time budget."""
+    slow = sorted(_seconds.items(), key=lambda item: -item[1])[:5]
+    log.info("docs: slowest pages: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slow))
+    _seconds.clear()
+
+
+FENCE_INFO = re.compile(r'^(?P<fence>[ \t]*`{3,}\s*(?:python|py)\b)(?P<info>[^\n]*\bexec="(?:on|true|yes|1)"[^\n]*)$',
+                        re.M)
+
+
+def default_session(markdown, session):
+    """Executed Python blocks without a `session` share one per page, so later blocks see what
+    earlier ones defined, as in a script."""
+    def add(match):
+        info = match.group("info")
+        return match.group(0) if "session=" in info else f'{match.group("fence")}{info} session="{session}"'
+    return FENCE_INFO.sub(add, markdown)
 
 
 def script_to_markdown(path):

@@ -4,8 +4,10 @@ A tanh SimpleRNN(32) whose recurrent kernel starts at 2 Q (Q random orthogonal, 
 is trained with plain SGD (learning rate 0.05) on the adding problem with T = 50, batch 64,
 three times on the same batches:
 
-* unclipped: the gradient through 50 steps is huge from the first iteration, one SGD step
-  saturates the network, and the loss runs off to infinity;
+* unclipped: the gradient through 50 steps is huge from the first iteration (thousands), so
+  the first SGD steps throw the weights far enough to saturate every tanh unit at +-1. From
+  then on the recurrent gradients are zero, and SGD on the read-out, whose 32 inputs are all
+  +-1, overshoots by a growing factor each step until the loss overflows;
 * clipped at global norm 1 (the issue's cure): every update has norm at most 0.05, so the
   weights, and the loss, stay finite, although the gradients keep exploding;
 * a control, unclipped with lambda_1 = 1: same learning rate, no explosion, a finite loss. It
@@ -30,7 +32,7 @@ from ..models import Sequential
 from ..nn import init
 from ..optimizers import SGD
 from .adding import adding_batch
-from .common import ExperimentResult, format_table, new_figure, run_tasks, save_figure, train_step
+from .common import ExperimentResult, describe_jobs, format_table, new_figure, run_tasks, save_figure, train_step
 
 CONFIGURATIONS = (("unclipped", 2.0, None), ("clipped", 2.0, 1.0), ("control", 1.0, None))
 
@@ -67,6 +69,7 @@ class ClippingResult(ExperimentResult):
         iterations: the iteration budget.
         learning_rate: SGD's learning rate.
         seed: the seed of the weights and batches (the same for all three runs).
+        jobs: the worker processes used (None: this process).
         seconds: the wall-clock time of the whole experiment.
     """
     runs: list
@@ -74,6 +77,7 @@ class ClippingResult(ExperimentResult):
     iterations: int
     learning_rate: float
     seed: int
+    jobs: int | None
     seconds: float
 
     def summary_rows(self):
@@ -107,7 +111,7 @@ class ClippingResult(ExperimentResult):
                 (_number(r.losses[i - 1]), f"{r.gradient_norms[i - 1]:.3g}") if i <= len(r.losses) else ("", ""))]
              for i in marks],
             title="Loss and pre-clip gradient norm at chosen iterations:")
-        return f"{summary}\n\n{trace}\n({self.seconds:.1f} s)"
+        return f"{summary}\n\n{trace}\n({self.seconds:.1f} s {describe_jobs(self.jobs)})"
 
     def rows(self):
         """One row per run and iteration."""
@@ -169,7 +173,7 @@ def train_clipping(name, rho, global_clipnorm, timesteps=50, iterations=1000, le
     return ClippingRun(name, float(rho), global_clipnorm, losses, norms, first_nonfinite, time.perf_counter() - start)
 
 
-def run_clipping(timesteps=50, iterations=1000, learning_rate=0.05, seed=0, jobs=2):
+def run_clipping(timesteps=50, iterations=1000, learning_rate=0.05, seed=0, jobs=None):
     """The unclipped, clipped and control runs, on the same batches.
 
     Args:
@@ -177,7 +181,7 @@ def run_clipping(timesteps=50, iterations=1000, learning_rate=0.05, seed=0, jobs
         iterations: the budget of each run.
         learning_rate: SGD's learning rate.
         seed: seeds the weights and the batches of all three runs.
-        jobs: worker processes (the runs are seeded, so the numbers do not change).
+        jobs: worker processes, or None to run here (see `common.run_tasks`).
 
     Returns:
         A `ClippingResult`.
@@ -186,7 +190,7 @@ def run_clipping(timesteps=50, iterations=1000, learning_rate=0.05, seed=0, jobs
     tasks = [dict(name=name, rho=rho, global_clipnorm=clip, timesteps=timesteps, iterations=iterations,
                   learning_rate=learning_rate, seed=seed) for name, rho, clip in CONFIGURATIONS]
     runs = run_tasks(train_clipping, tasks, jobs)
-    return ClippingResult(runs, timesteps, iterations, learning_rate, seed, time.perf_counter() - start)
+    return ClippingResult(runs, timesteps, iterations, learning_rate, seed, jobs, time.perf_counter() - start)
 
 
 def _number(value):

@@ -9,6 +9,7 @@ where a finished one is expected.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -175,26 +176,61 @@ def train_step(model, optimizer, loss_function, x, y):
     return loss.item(), norm
 
 
-def run_tasks(function, tasks, jobs=1, cost=None):
-    """`[function(**task) for task in tasks]`, spread over `jobs` worker processes.
+# Worker processes run their BLAS single-threaded (see `run_tasks`).
+BLAS_THREADS = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
-    Each task seeds its own random draws, so the results do not depend on `jobs` or on which
-    worker ran what. Workers are spawned (not forked) so that they start clean.
+
+def run_tasks(function, tasks, jobs=None, cost=None):
+    """`[function(**task) for task in tasks]`, here or in `jobs` worker processes.
+
+    Workers are spawned (not forked), so they start clean, with single-threaded BLAS: `jobs`
+    processes already keep `jobs` cores busy, and a multithreaded BLAS inside each of them only
+    fights the others for the cores (on a loaded machine OpenBLAS's spinning threads made small
+    matrix products tens of times slower). Each task seeds its own random draws, so the results
+    are the same for any number of workers. Running here (jobs=None) uses this process's BLAS,
+    whose different summation order can change the last bits (and, in a run whose gradients
+    explode, more than that).
+
+    Spawned workers import the main module, so a script that asks for workers must start its
+    work under `if __name__ == "__main__":` (the `tinyseq` command does).
 
     Args:
         function: a module-level function (workers import it by name).
         tasks: a list of keyword-argument dicts.
-        jobs: the number of worker processes; 1 runs everything here, in order.
+        jobs: the number of worker processes, or None to run everything here, in order.
         cost: optional `cost(task)` estimate; the costliest tasks start first so that the
             workers finish at about the same time.
 
     Returns:
         The results, in the order of `tasks`.
     """
-    if jobs <= 1 or len(tasks) <= 1:
+    if jobs is None:
         return [function(**task) for task in tasks]
+    if jobs < 1:
+        raise ValueError(f"jobs must be a positive number of worker processes or None, got {jobs}")
     order = sorted(range(len(tasks)), key=lambda i: -cost(tasks[i])) if cost else range(len(tasks))
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
+    with pool, _environment(BLAS_THREADS):
+        # Spawned workers start at the first submits and read BLAS_THREADS when they import numpy.
         futures = {i: pool.submit(function, **tasks[i]) for i in order}
-        return [futures[i].result() for i in range(len(tasks))]
+    return [futures[i].result() for i in range(len(tasks))]
+
+
+def describe_jobs(jobs):
+    """How a result was computed, for its table: "in this process" or "in 2 worker processes"."""
+    return "in this process" if jobs is None else f"in {jobs} worker process{'es' if jobs > 1 else ''}"
+
+
+@contextlib.contextmanager
+def _environment(variables):
+    """Set environment variables inside the block and restore the previous values after it."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -2,16 +2,60 @@
 
 Turned into a task: the first token names one of 8 countries, `gap` distractor words drawn at
 random follow, and the label is the country's language. Nothing after the first token helps,
-so a model must carry one of 8 facts across `gap` steps; guessing gives accuracy 1/8. It is the
-memory task of Hochreiter & Schmidhuber (1997, experiment 2), in words.
+so a model must carry one of 8 facts across `gap` steps; guessing gives accuracy 1/8. It is, in
+words, much like experiment 2 of Hochreiter & Schmidhuber (1997): remember the first symbol
+across a run of distractors.
 
-The model is the library's standard text pipeline, Embedding(32 words, 16) -> SimpleRNN(32) or
-LSTM(32) -> Dense(8) logits, trained with sparse categorical cross-entropy, Adam (learning rate
+The model is the library's standard text pipeline, Embedding(32 words, 16) -> recurrent layer
+(32 units) -> Dense(8) logits, trained with sparse categorical cross-entropy, Adam (learning rate
 1e-2, global clipnorm 1, as in the adding problem) on fresh random batches, then tested on a
-fixed set. The RNN and the LSTM of one seed and gap see the same batches and test set.
+fixed set. Three recurrent layers, all seeing the same batches and test set for one seed and gap:
+
+    rnn          SimpleRNN with the library's (Keras's) defaults
+    lstm         LSTM with the library's defaults, forget-gate bias 1 (unit_forget_bias)
+    lstm_chrono  the same LSTM (the same initial weights), whose gate biases are then re-drawn
+                 by chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural
+                 networks warp time?"): per unit b_f = log(u), u ~ U[1, T_max - 1], b_i = -b_f,
+                 with T_max = gap + 1, the longest dependency in the task.
+
+The defaults are Keras's: Embedding uniform(-0.05, 0.05), glorot-uniform input kernels, an
+orthogonal recurrent kernel, zero biases except the LSTM's forget gate. They decide what the
+table shows; `tinyseq vanishing norms` measures the two mechanisms at work:
+
+* SimpleRNN: its inputs x W are tiny (embeddings of at most 0.05 through a glorot kernel), so
+  tanh works near its linear part (tanh' ~ 1), and the orthogonal kernel has every singular
+  value 1. At the start it is nearly a linear RNN with rho = 1, whose gradient barely decays:
+  norms table (b), rho = 1 with weak inputs, slope -0.0185 per step, a factor 10 only every ~54
+  steps. That is the initialisation, not an ability of tanh RNNs: with unit-size inputs the
+  same table gives -0.14 per step. So the RNN learns gaps far longer than the default LSTM.
+  It does degrade at the longest gaps, although its gradient ratio there is still larger than
+  the chrono LSTM's: what goes wrong happens during training, which the gradient column
+  (measured before it) does not see.
+* LSTM, default: along the cell state the gradient shrinks by the forget gate at every step,
+  sigma(b_f)^k = 0.73^k for b_f = 1 (norms table (c): slope -0.136 per step, a factor 10 every
+  ~7 steps). Its memory horizon at the start is a few steps; training has to open the forget
+  gates with a gradient that has itself vanished across the gap, and from a gap of a few tens
+  of steps it does not manage within the iterations given.
+* LSTM, chrono: the forget-gate bias sets the horizon (table (c)), so chrono sets it from the
+  task. sigma(log u) = u / (1 + u): each unit forgets a fraction 1 / (1 + u) per step, so the
+  units' memory times spread over [2, T_max] and some of them carry the country across the
+  whole gap from the first iteration. With b_i = -b_f the input gate starts at about 1 - f,
+  the leaky-integrator form the paper derives the gates from.
+
+Measured with `tinyseq vanishing gap` (seeds 0-2, 800 iterations): the chrono LSTM is perfect
+at every gap up to 160; the default LSTM is partly right at gap 20 and at chance from gap 40;
+the RNN is perfect to gap 40, then falls (one seed of three fails at 80, all are well below 1 at
+160) without reaching chance within the gaps tested.
 
 "Falls to chance": the smallest gap whose test accuracy, averaged over the seeds, is within 3
 standard errors of 1/8 (the standard error of a guessing classifier on all the test sequences).
+A model that stays above it at every gap run is reported as "not within the gaps tested".
+
+Beside the accuracy, each run measures, before training, how much of the gradient reaches the
+country: ||dL/dx_first|| / ||dL/dx_last|| over the embedded inputs of the test set. It is the
+vanishing gradient of `norms` in the model actually trained. It explains the two LSTMs (the
+default's falls by orders of magnitude with the gap, the chrono one's hardly at all); it does
+not explain the RNN's decline at the longest gaps (see above).
 """
 
 from __future__ import annotations
@@ -23,13 +67,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import random
-from ..layers import Dense, Embedding
+from ..layers import LSTM, Dense, Embedding, SimpleRNN
 from ..losses import sparse_categorical_crossentropy
 from ..models import Sequential
 from ..optimizers import Adam
 from ..tensor import no_grad
-from .adding import RECURRENT_LAYERS
-from .common import ExperimentResult, format_table, new_figure, run_tasks, save_figure, train_step
+from .common import ExperimentResult, describe_jobs, format_table, new_figure, run_tasks, save_figure, train_step
 
 COUNTRIES = (("spain", "spanish"), ("france", "french"), ("germany", "german"), ("italy", "italian"),
              ("japan", "japanese"), ("china", "chinese"), ("brazil", "portuguese"), ("russia", "russian"))
@@ -37,6 +80,9 @@ DISTRACTORS = ("i", "spent", "twenty", "long", "years", "working", "there", "and
                "home", "to", "the", "city", "where", "my", "family", "still", "lives", "so", "now", "can", "speak")
 VOCABULARY = tuple(country for country, _ in COUNTRIES) + DISTRACTORS   # word id = position
 CHANCE = 1 / len(COUNTRIES)
+# The recurrent layer of each model, and its name in tables and plots.
+MODELS = {"rnn": SimpleRNN, "lstm": LSTM, "lstm_chrono": LSTM}
+LABELS = {"rnn": "SimpleRNN", "lstm": "LSTM", "lstm_chrono": "LSTM chrono"}
 
 
 @dataclass(frozen=True)
@@ -66,11 +112,13 @@ class GapRun:
     """One model trained for one gap length.
 
     Attributes:
-        model: "rnn" or "lstm".
+        model: a key of `MODELS`: "rnn", "lstm" or "lstm_chrono".
         gap: the number of distractor words after the country.
         seed: the seed of the weights and the data.
         accuracy: the test accuracy after training.
         final_loss: the training loss of the last batch.
+        initial_gradient_ratio: before training, ||dL/dx_first|| / ||dL/dx_last|| for the
+            embedded test inputs (how much of the gradient reaches the country).
         seconds: the wall-clock time of the run.
     """
     model: str
@@ -78,31 +126,34 @@ class GapRun:
     seed: int
     accuracy: float
     final_loss: float
+    initial_gradient_ratio: float
     seconds: float
 
 
 @dataclass
 class GapResult(ExperimentResult):
-    """Accuracy against gap length for both models (`run_gap`).
+    """Accuracy against gap length for each model (`run_gap`).
 
     Attributes:
         runs: one `GapRun` per model, gap and seed.
+        models: the models run (keys of `MODELS`).
         gaps: the gap lengths.
         seeds: the seeds.
         settings: the `GapSettings` of every run.
-        jobs: the worker processes used.
+        jobs: the worker processes used (None: this process).
         seconds: the wall-clock time of the whole experiment.
     """
     runs: list
+    models: list
     gaps: list
     seeds: list
     settings: GapSettings
-    jobs: int
+    jobs: int | None
     seconds: float
 
-    def accuracies(self, model):
-        """{gap: [accuracy per seed]} for one model."""
-        return {gap: [r.accuracy for r in self.runs if r.model == model and r.gap == gap] for gap in self.gaps}
+    def by_gap(self, model, field="accuracy"):
+        """{gap: [value per seed]} of a `GapRun` field (default: the accuracy) for one model."""
+        return {gap: [getattr(r, field) for r in self.runs if r.model == model and r.gap == gap] for gap in self.gaps}
 
     def chance_band(self):
         """Accuracies up to chance + 3 standard errors of guessing on all the test sequences count as chance."""
@@ -112,39 +163,60 @@ class GapResult(ExperimentResult):
     def falls_to_chance(self, model):
         """The smallest gap at which `model`'s mean accuracy is at chance, or None."""
         band = self.chance_band()
-        return next((gap for gap, accs in self.accuracies(model).items() if np.mean(accs) <= band), None)
+        return next((gap for gap, accs in self.by_gap(model).items() if np.mean(accs) <= band), None)
 
     def table(self):
-        """Mean and per-seed accuracy against gap, and where each model falls to chance."""
-        by_model = {model: self.accuracies(model) for model in RECURRENT_LAYERS}
-        rows = [[str(gap)] + [f"{np.mean(by_model[m][gap]):.3f} ({' '.join(f'{a:.2f}' for a in by_model[m][gap])})"
-                              for m in RECURRENT_LAYERS] for gap in self.gaps]
+        """Mean and per-seed accuracy against gap, the initial gradient ratio, and where each
+        model falls to chance."""
+        accuracy = {model: self.by_gap(model) for model in self.models}
+        ratio = {model: self.by_gap(model, "initial_gradient_ratio") for model in self.models}
+        rows = [[str(gap)]
+                + [f"{np.mean(accuracy[m][gap]):.3f} ({' '.join(f'{a:.2f}' for a in accuracy[m][gap])})"
+                   for m in self.models]
+                + [f"{np.exp(np.mean(np.log(ratio[m][gap]))):.1e}" for m in self.models]
+                for gap in self.gaps]
         example = sentence(np.random.default_rng(0), 8)
         title = (f"Gap task: {len(COUNTRIES)} countries, {len(DISTRACTORS)} distractor words, chance "
                  f"{CHANCE:.3f} (at chance: <= {self.chance_band():.3f}). Example, gap 8: {example}\n"
-                 f"Test accuracy after {self.settings.iterations} iterations: mean (per seed {self.seeds}).")
-        text = format_table(["gap", "SimpleRNN", "LSTM"], rows, title=title)
-        falls = "; ".join(f"{m.upper()} falls to chance at gap "
-                          f"{self.falls_to_chance(m) if self.falls_to_chance(m) is not None else '> ' + str(self.gaps[-1])}"
-                          for m in RECURRENT_LAYERS)
-        return f"{text}\n{falls}\n({self.seconds:.1f} s with {self.jobs} worker process(es))"
+                 f"SimpleRNN, LSTM: library defaults (LSTM forget bias 1). LSTM chrono: that LSTM with "
+                 f"b_f = log U[1, gap], b_i = -b_f (Tallec & Ollivier 2018).\n"
+                 f"Why chrono: the forget bias sets the LSTM's memory horizon (norms (c): the cell gradient "
+                 f"shrinks as sigma(b_f)^k, 0.73^k at b_f = 1);\nchrono spreads the units' memory times over "
+                 f"[2, gap + 1], the dependencies the task holds.\n"
+                 f"Test accuracy after {self.settings.iterations} iterations: mean (per seed {self.seeds}). "
+                 f"Gradient reaching the country before training:\n||dL/dx_first|| / ||dL/dx_last|| "
+                 f"(geometric mean over seeds).")
+        headers = ([f"{LABELS[m]} accuracy" for m in self.models]
+                   + [f"{LABELS[m]} gradient" for m in self.models])
+        text = format_table(["gap"] + headers, rows, title=title)
+        falls = "; ".join(f"{LABELS[model]}: {self.describe_fall(model)}" for model in self.models)
+        return f"{text}\nFalls to chance: {falls}\n({self.seconds:.1f} s {describe_jobs(self.jobs)})"
+
+    def describe_fall(self, model):
+        """Where `model` falls to chance, in words: "gap 40" or "not within the gaps tested (<= 160)"."""
+        gap = self.falls_to_chance(model)
+        return f"not within the gaps tested (<= {self.gaps[-1]})" if gap is None else f"gap {gap}"
 
     def rows(self):
         """One row per run."""
         return [{"model": r.model, "gap": r.gap, "seed": r.seed, "accuracy": r.accuracy,
-                 "final_loss": r.final_loss, "seconds": r.seconds} for r in self.runs]
+                 "final_loss": r.final_loss, "initial_gradient_ratio": r.initial_gradient_ratio,
+                 "seconds": r.seconds} for r in self.runs]
 
     def plot(self, path):
-        """Accuracy against gap (mean and seeds) for both models, with the chance level."""
+        """Accuracy against gap (mean and seeds) for each model, with the chance level."""
         figure = new_figure(6, 4)
         axes = figure.subplots()
-        for model, colour in (("rnn", "tab:red"), ("lstm", "tab:blue")):
-            accuracies = self.accuracies(model)
-            axes.plot(self.gaps, [np.mean(accuracies[g]) for g in self.gaps], "o-", color=colour, label=model.upper())
+        colours = {"rnn": "tab:red", "lstm": "tab:blue", "lstm_chrono": "tab:green"}
+        for model in self.models:
+            colour, accuracies = colours[model], self.by_gap(model)
+            axes.plot(self.gaps, [np.mean(accuracies[g]) for g in self.gaps], "o-", color=colour, label=LABELS[model])
             for gap in self.gaps:
                 axes.plot([gap] * len(accuracies[gap]), accuracies[gap], ".", color=colour, alpha=0.4)
         axes.axhline(CHANCE, color="grey", linestyle="--", label="chance")
         axes.set_xscale("log")
+        axes.set_xticks(self.gaps, [str(gap) for gap in self.gaps])
+        axes.minorticks_off()
         axes.set_xlabel("gap (distractor words between the country and the answer)")
         axes.set_ylabel("test accuracy")
         axes.legend()
@@ -165,11 +237,54 @@ def sentence(generator, gap):
     return " ".join(VOCABULARY[i] for i in ids[0]) + " -> " + COUNTRIES[labels[0]][1]
 
 
+def gap_network(model, gap, settings=GapSettings()):
+    """The network of one model for one gap length, its weights drawn from `tinyseq.random`.
+
+    Args:
+        model: a key of `MODELS`: "rnn" (SimpleRNN, tanh), "lstm" (LSTM, forget bias 1) or
+            "lstm_chrono" (that LSTM, then `chrono_initialize` with T_max = gap + 1).
+        gap: the number of distractor words.
+        settings: a `GapSettings`.
+
+    Returns:
+        A `Sequential`: Embedding -> the recurrent layer -> Dense logits.
+    """
+    recurrent = MODELS[model](settings.units)
+    network = Sequential([Embedding(len(VOCABULARY), settings.embedding_size), recurrent, Dense(len(COUNTRIES))])
+    if model == "lstm_chrono":
+        # Built before the chrono draw, in the order a first call would build it: every other
+        # weight is then the "lstm" model's of the same seed, and only the gate biases differ.
+        network.build((None, gap + 1))
+        chrono_initialize(recurrent, gap + 1)
+    return network
+
+
+def chrono_initialize(layer, max_dependency):
+    """Chrono initialisation of a built LSTM layer's gate biases (Tallec & Ollivier 2018).
+
+    Per unit, the forget-gate bias becomes b_f = log(u) with u ~ U[1, T_max - 1], drawn from
+    `tinyseq.random`, and the input-gate bias b_i = -b_f; the candidate and output biases are
+    left as they are. A forget gate sigma(b_f) = u / (1 + u) keeps its cell for about 1 + u
+    steps, so the units' memory times spread over [2, T_max].
+
+    Args:
+        layer: a built `LSTM` (Keras's bias layout: gates i, f, c, o, each `units` wide).
+        max_dependency: T_max, the longest dependency the task holds; at least 2.
+    """
+    if max_dependency < 2:
+        raise ValueError(f"chrono_initialize: max_dependency must be at least 2, got {max_dependency}")
+    units = layer.units
+    bias = layer.cell.bias.data
+    forget = np.log(random.generator().uniform(1, max_dependency - 1, units))
+    bias[units:2 * units] = forget
+    bias[:units] = -bias[units:2 * units]  # negate the stored values, so b_i = -b_f exactly
+
+
 def train_gap(model, gap, seed=0, settings=GapSettings()):
     """Train one model on one gap length and test it.
 
     Args:
-        model: "rnn" (SimpleRNN, tanh) or "lstm" (LSTM, forget bias 1).
+        model: a key of `MODELS` (see `gap_network`).
         gap: the number of distractor words.
         seed: seeds the weights (through `tinyseq.random`) and the data.
         settings: a `GapSettings`.
@@ -179,36 +294,57 @@ def train_gap(model, gap, seed=0, settings=GapSettings()):
     """
     start = time.perf_counter()
     random.seed(seed)
-    network = Sequential([Embedding(len(VOCABULARY), settings.embedding_size),
-                          RECURRENT_LAYERS[model](settings.units), Dense(len(COUNTRIES))])
+    network = gap_network(model, gap, settings)
     optimizer = Adam(settings.learning_rate, global_clipnorm=settings.global_clipnorm)
-    data = np.random.default_rng([seed, gap])  # shared by both models: the same batches
+    data = np.random.default_rng([seed, gap])  # shared by every model: the same batches
     test_ids, test_labels = gap_batch(settings.test_size, gap, data)
 
     def loss_function(labels, logits):
         return sparse_categorical_crossentropy(labels, logits, from_logits=True)
 
+    gradient_ratio = first_to_last_gradient(network, loss_function, test_ids, test_labels)
     for _ in range(settings.iterations):
         loss, _ = train_step(network, optimizer, loss_function, *gap_batch(settings.batch_size, gap, data))
     with no_grad():
         accuracy = float(np.mean(network(test_ids).data.argmax(axis=-1) == test_labels))
-    return GapRun(model, gap, seed, accuracy, loss, time.perf_counter() - start)
+    return GapRun(model, gap, seed, accuracy, loss, gradient_ratio, time.perf_counter() - start)
 
 
-def run_gap(gaps=(5, 10, 20, 40, 80), seeds=(0, 1, 2), settings=GapSettings(), jobs=2):
-    """Accuracy against gap length for SimpleRNN and LSTM.
+def first_to_last_gradient(network, loss_function, ids, labels):
+    """||dL/dx_first|| / ||dL/dx_last||, over a batch, for the embedded inputs x of `network`.
 
     Args:
-        gaps: the gap lengths.
+        network: a `Sequential` whose first layer is the `Embedding`.
+        loss_function: `loss_function(labels, outputs)` -> scalar tensor.
+        ids, labels: a batch.
+
+    The parameters' gradients are left behind; a training step clears them before its own.
+    """
+    embedding, *rest = network.layers
+    outputs = embedded = embedding(ids).retain_grad()
+    for layer in rest:
+        outputs = layer(outputs)
+    loss_function(labels, outputs).backward()
+    per_step = np.linalg.norm(embedded.grad, axis=(0, 2))
+    return float(per_step[0] / per_step[-1])
+
+
+def run_gap(gaps=(5, 10, 20, 40, 80, 160), seeds=(0, 1, 2), settings=GapSettings(), jobs=None):
+    """Accuracy against gap length for SimpleRNN, LSTM and chrono-initialised LSTM.
+
+    Args:
+        gaps: the gap lengths, increasing.
         seeds: one run per model, gap and seed.
         settings: the `GapSettings` of every run.
-        jobs: worker processes (runs are independent and seeded, so the numbers do not change).
+        jobs: worker processes, or None to run here (see `common.run_tasks`).
 
     Returns:
         A `GapResult`.
     """
     start = time.perf_counter()
     tasks = [dict(model=model, gap=gap, seed=seed, settings=settings)
-             for gap in gaps for model in RECURRENT_LAYERS for seed in seeds]
-    runs = run_tasks(train_gap, tasks, jobs, cost=lambda task: task["gap"] * (3 if task["model"] == "lstm" else 1))
-    return GapResult(runs, list(gaps), list(seeds), settings, jobs, time.perf_counter() - start)
+             for gap in gaps for model in MODELS for seed in seeds]
+    # An LSTM step costs about 3 SimpleRNN steps.
+    runs = run_tasks(train_gap, tasks, jobs,
+                     cost=lambda task: task["gap"] * (3 if MODELS[task["model"]] is LSTM else 1))
+    return GapResult(runs, list(MODELS), list(gaps), list(seeds), settings, jobs, time.perf_counter() - start)

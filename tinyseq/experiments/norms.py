@@ -73,8 +73,8 @@ class RNNNorms:
         predicted_slope_rms: log10 rho + mean over steps of log10 rms(phi') (see the module).
         mean_derivative: mean phi' over the steps and units.
         step_bound_ratio: max over t of ||J_t|| / (gamma lambda_1): eq. 7 holds if <= 1.
-        product_bound_ratio: max over k of ||dh_T/dh_{T-k}|| / (gamma lambda_1)^k (<= 1).
-        gradient_bound_ratio: max over k of ||dL/dh_{T-k}|| / ((gamma lambda_1)^k ||dL/dh_T||) (<= 1).
+        product_bound_ratio: max over k >= 1 of ||dh_T/dh_{T-k}|| / (gamma lambda_1)^k (<= 1).
+        gradient_bound_ratio: max over k >= 1 of ||dL/dh_{T-k}|| / ((gamma lambda_1)^k ||dL/dh_T||) (<= 1).
         autograd_error: max over k of the relative difference between the autograd gradient and
             v . dh_T/dh_{T-k} from the numpy Jacobian product.
     """
@@ -201,16 +201,18 @@ class NormsResult(ExperimentResult):
             linear_axes.plot(steps, steps * math.log10(row.rho), ":", color=line.get_color())
         linear_axes.set_title("(a) linear RNN (dotted: k log10 rho)")
         first_scale = self.tanh[0].input_scale
-        for row in (r for r in self.tanh if r.input_scale == first_scale):
+        shown = [r for r in self.tanh if r.input_scale == first_scale]
+        for row in shown:
             line, = tanh_axes.plot(steps, row.log10_norms, label=f"rho={row.rho:g}")
             tanh_axes.plot(steps, steps * math.log10(row.rho), ":", color=line.get_color())
         tanh_axes.set_title(f"(b) tanh RNN, inputs x{first_scale:g} (dotted: eq. 7 bound)")
-        tanh_axes.set_ylim(bottom=min(min(r.log10_norms) for r in self.tanh) - 1, top=10)
+        # The bound for large rho climbs far above every measurement; keep the measurements in view.
+        tanh_axes.set_ylim(min(min(r.log10_norms) for r in shown) - 2, max(max(r.log10_norms) for r in shown) + 4)
         for row in self.lstm:
             line, = lstm_axes.plot(steps, row.cell_path_log10_norms, label=row.label)
             lstm_axes.plot(steps, row.all_paths_log10_norms, "--", color=line.get_color())
             lstm_axes.plot(steps, steps * row.predicted_slope, ":", color="black", linewidth=0.8)
-        lstm_axes.set_title("(c) LSTM cell path (dashed: all paths, dotted: k log10 sigma(b_f))")
+        lstm_axes.set_title("(c) LSTM cell path (dashed: all paths)")
         for axes in (linear_axes, tanh_axes, lstm_axes):
             axes.set_xlabel("distance k (steps back from T)")
             axes.set_ylabel("log10 ||dL/ds_(T-k)||")
@@ -278,7 +280,7 @@ def rnn_norms(activation, rho, input_scale=1.0, timesteps=100, units=32, feature
         product_norms.append(np.linalg.norm(product, 2))
         exact = readout @ product
         errors.append(np.linalg.norm(gradients[timesteps - k] - exact) / np.linalg.norm(exact))
-    norms = np.array([np.linalg.norm(gradients[timesteps - k]) for k in range(timesteps + 1)])
+    norms = _by_distance(gradients)
     log10_norms = np.log10(norms)
     return RNNNorms(
         activation=activation, rho=float(rho), input_scale=float(input_scale),
@@ -288,8 +290,9 @@ def rnn_norms(activation, rho, input_scale=1.0, timesteps=100, units=32, feature
         predicted_slope_rms=float(math.log10(rho) + np.log10(np.sqrt((derivative ** 2).mean(axis=1))).mean()),
         mean_derivative=float(derivative.mean()),
         step_bound_ratio=float(max(step_norms) / (GAMMA_TANH * lambda_1)),
-        product_bound_ratio=float(np.max(np.array(product_norms) / bound)),
-        gradient_bound_ratio=float(np.max(norms / (bound * norms[0]))),
+        # k = 0 is left out of the ratios: there both sides are 1 by definition.
+        product_bound_ratio=float(np.max(np.array(product_norms[1:]) / bound[1:])),
+        gradient_bound_ratio=float(np.max(norms[1:] / (bound[1:] * norms[0]))),
         autograd_error=float(max(errors)))
 
 
@@ -311,19 +314,11 @@ def lstm_norms(forget_bias, weight_scale=0.1, timesteps=100, units=32, features=
     pinned = forget_bias is None
     forget = slice(units, 2 * units)  # the forget gate's columns (gate order i, f, c, o)
 
-    def initializer(name, forget_value):
-        def draw(shape, dtype):
-            # Draw every column first so that all rows share the other gates' weights.
-            values = weight_scale * init.get(name)(shape, dtype) if name else np.zeros(shape, dtype)
-            if forget_value is not None:
-                values[..., forget] = forget_value
-            return values
-        return draw
-
+    forget_weights = 0.0 if pinned else None  # pinned: the forget gate ignores x and h
     cell = LSTMCell(units, unit_forget_bias=False, dtype="float64",
-                    kernel_initializer=initializer("glorot_uniform", 0.0 if pinned else None),
-                    recurrent_initializer=initializer("orthogonal", 0.0 if pinned else None),
-                    bias_initializer=initializer(None, PINNED_FORGET_LOGIT if pinned else forget_bias))
+                    kernel_initializer=_initializer("glorot_uniform", weight_scale, forget, forget_weights),
+                    recurrent_initializer=_initializer("orthogonal", weight_scale, forget, forget_weights),
+                    bias_initializer=_initializer(None, 0.0, forget, PINNED_FORGET_LOGIT if pinned else forget_bias))
     cell_path_states, cell_path = _unroll(cell, inputs, readout, studied=1, cut_hidden_path=True)
     _, all_paths = _unroll(cell, inputs, readout, studied=1)
 
@@ -332,10 +327,7 @@ def lstm_norms(forget_bias, weight_scale=0.1, timesteps=100, units=32, features=
     logits = (inputs[:, 0] @ cell.kernel.data + cell.bias.data + hidden @ cell.recurrent_kernel.data)[:, forget]
     forget_gates = ops.sigmoid(Tensor(logits)).data
 
-    def log10_norms(gradients):
-        return np.log10([np.linalg.norm(gradients[timesteps - k]) for k in range(timesteps + 1)])
-
-    cell_norms, all_norms = log10_norms(cell_path), log10_norms(all_paths)
+    cell_norms, all_norms = np.log10(_by_distance(cell_path)), np.log10(_by_distance(all_paths))
     return LSTMNorms(
         forget_bias=None if pinned else float(forget_bias),
         predicted_slope=0.0 if pinned else -math.log10(1 + math.exp(-forget_bias)),  # log10 sigma(b_f)
@@ -343,6 +335,26 @@ def lstm_norms(forget_bias, weight_scale=0.1, timesteps=100, units=32, features=
         cell_path_log10_norms=cell_norms.tolist(), all_paths_log10_norms=all_norms.tolist(),
         cell_path_slope=fitted_slope(cell_norms), all_paths_slope=fitted_slope(all_norms),
         cell_path_spread=float(cell_norms.max() - cell_norms.min()))
+
+
+def _initializer(name, scale, columns, value):
+    """`scale` times the initializer called `name` (zeros if None), then `columns` set to
+    `value` (unless it is None).
+
+    Every column is drawn even when some are overwritten, so that all rows of an experiment
+    consume the same random numbers and share the other gates' weights.
+    """
+    def draw(shape, dtype):
+        values = scale * init.get(name)(shape, dtype) if name else np.zeros(shape, dtype)
+        if value is not None:
+            values[..., columns] = value
+        return values
+    return draw
+
+
+def _by_distance(gradients):
+    """||dL/ds_{T-k}|| for k = 0..T, from the gradients listed by time t = 0..T."""
+    return np.array([np.linalg.norm(gradient) for gradient in reversed(gradients)])
 
 
 def _draw_inputs(timesteps, features, units, input_scale):

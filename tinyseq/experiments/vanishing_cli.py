@@ -10,6 +10,7 @@ experiments with several seeds use N, N+1, N+2. `--quick` runs a smaller version
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from .adding import run_adding
@@ -33,7 +34,7 @@ def _adding(quick, seed, jobs):
 
 def _gap(quick, seed, jobs):
     if quick:
-        return run_gap(gaps=(5, 20, 80), seeds=(seed,), jobs=jobs)
+        return run_gap(gaps=(5, 20, 40), seeds=(seed,), jobs=jobs)
     return run_gap(seeds=tuple(range(seed, seed + FULL_SEEDS)), jobs=jobs)
 
 
@@ -44,9 +45,16 @@ def _clipping(quick, seed, jobs):
 EXPERIMENTS = {
     "norms": (_norms, "gradient norm against distance: linear RNN, tanh RNN (Pascanu et al. eq. 7), LSTM cell path"),
     "adding": (_adding, "the adding problem: tanh RNN against LSTM for T = 10, 25, 50, 100"),
-    "gap": (_gap, "remember a country across distractor words: accuracy against gap length"),
+    "gap": (_gap, "remember a country across distractor words: RNN, LSTM, chrono LSTM accuracy against gap"),
     "clipping": (_clipping, "exploding gradients with W = 2Q, SGD with and without gradient clipping"),
 }
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def add_vanishing_parser(subparsers):
@@ -60,15 +68,18 @@ def add_vanishing_parser(subparsers):
     """
     vanishing = subparsers.add_parser(
         "vanishing", help="vanishing and exploding gradients, measured and checked against theory",
-        description=__doc__.split("\n\n")[0])
+        description="Vanishing and exploding gradients, measured with tinyseq and printed next to the "
+                    "theory's predictions. --json also writes a CSV beside the JSON.")
     experiments = vanishing.add_subparsers(dest="experiment", required=True)
     for name, (_, description) in EXPERIMENTS.items():
         parser = experiments.add_parser(name, help=description, description=description)
         parser.add_argument("--quick", action="store_true", help="a smaller run, in seconds")
-        parser.add_argument("--seed", type=int, default=0, help="the seed (several-seed runs use N, N+1, ...)")
+        parser.add_argument("--seed", type=int, default=0, metavar="N",
+                            help="the seed (default 0; runs with several seeds use N, N+1, N+2)")
         parser.add_argument("--json", metavar="PATH", help="write the result as JSON, and the table as CSV beside it")
         parser.add_argument("--plot", metavar="PATH", help="save a figure (.png, .svg or .pdf; needs matplotlib)")
-        parser.add_argument("--jobs", type=int, default=2, help="worker processes for independent runs (default 2)")
+        parser.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
+                            help="worker processes for the training runs (default 2; the numbers do not depend on it)")
     vanishing.set_defaults(run=run_vanishing)
     return vanishing
 

@@ -1,0 +1,201 @@
+# %% [markdown]
+# # From primitives to a fused kernel
+#
+# Everything so far built recurrent networks from primitive operations: a matrix product here,
+# a sigmoid there, each recorded in the graph, each differentiated by its own small backward
+# function. That is the clearest way to *understand* an LSTM, and autograd makes it correct for
+# free. It is not the fastest way to *run* one, and every deep-learning framework runs its
+# recurrent layers differently: as one **fused kernel**, a hand-written loop over time with its
+# backward pass written by hand too.
+#
+# tinyseq has both. Its `SimpleRNN`, `LSTM` and `GRU` layers take
+# `implementation="cells"` (the cell from primitives, step after step) or
+# `implementation="fused"` (one kernel for the whole sequence). In this tutorial you will:
+#
+# 1. count what the primitive version records,
+# 2. check that the two implementations compute the same outputs and gradients,
+# 3. see what the fused kernel does differently, and
+# 4. measure the difference.
+
+# %%
+import inspect
+import time
+
+import numpy as np
+
+import tinyseq as ts
+from tinyseq import viz
+from tinyseq.layers import GRU, LSTM, SimpleRNN
+from tinyseq.nn import fused
+from tutorial_helpers import pick, show, table, use_plain_matplotlib
+
+plt = use_plain_matplotlib()
+
+# %% [markdown]
+# ## 1. What the primitive version records
+#
+# Run an LSTM layer over a batch of sequences both ways, and count the nodes of the graph each
+# leaves behind for backward:
+
+# %%
+rng = np.random.default_rng(0)
+batch, timesteps, features, units = 8, 50, 16, 32
+inputs = rng.normal(size=(batch, timesteps, features)).astype(np.float32)
+
+
+def lstm_pair(units, seed=0):
+    """An LSTM layer of each implementation, with identical weights."""
+    ts.random.seed(seed)
+    cells, kernel = LSTM(units, implementation="cells"), LSTM(units, implementation="fused")
+    probe = ts.tensor(inputs[:1, :1])
+    cells(probe), kernel(probe)                     # build the weights
+    kernel.set_weights(cells.get_weights())
+    return cells, kernel
+
+
+cells_layer, fused_layer = lstm_pair(units)
+counts = {}
+for name, layer in (("cells", cells_layer), ("fused", fused_layer)):
+    output = layer(ts.tensor(inputs, requires_grad=True))
+    nodes = [node for node in viz.topological_order(output) if node.parents]
+    counts[name] = len(nodes)
+    ops = sorted({node.op for node in nodes})
+    print(f"{name}: {len(nodes):5d} operations in the graph; kinds: {', '.join(ops)}")
+print(f"per time step, the cells version records {counts['cells'] / timesteps:.0f} operations; "
+      f"the fused version's two are the layer and the slice that takes its last output")
+
+# %% [markdown]
+# Each of those operations is a Python call that allocates a fresh numpy array, a node the
+# engine has to visit on the way back, and a backward closure holding the arrays it needs.
+# For big matrices that bookkeeping is small next to the arithmetic. An RNN's steps are the
+# opposite: many, and small (a batch of 8 times 32 units here), so the bookkeeping dominates.
+#
+# ## 2. The same numbers
+#
+# A kernel with a hand-written backward pass can be wrong in ways autograd never is, so the first
+# thing to check is that both implementations agree: the outputs, the gradient with respect to
+# the inputs, and the gradient of every weight.
+
+# %%
+def run(layer, x, seed=1):
+    x = ts.tensor(x, requires_grad=True)
+    layer.zero_grad()
+    output = layer(x)
+    weights = np.random.default_rng(seed).normal(size=output.shape).astype(np.float32)
+    (output * ts.tensor(weights)).sum().backward()
+    return output.numpy(), x.grad, [p.grad for p in layer.parameters()]
+
+
+out_c, dx_c, dw_c = run(cells_layer, inputs)
+out_f, dx_f, dw_f = run(fused_layer, inputs)
+rows = [["output", f"{np.max(np.abs(out_c - out_f)):.1e}", f"{np.max(np.abs(out_c)):.2f}"],
+        ["gradient of the inputs", f"{np.max(np.abs(dx_c - dx_f)):.1e}", f"{np.max(np.abs(dx_c)):.2f}"]]
+rows += [[f"gradient of {name}", f"{np.max(np.abs(a - b)):.1e}", f"{np.max(np.abs(a)):.2f}"]
+         for (name, _), a, b in zip(cells_layer.named_parameters(), dw_c, dw_f)]
+table(["quantity", "largest difference, cells vs fused", "largest value"], rows)
+
+# %% [markdown]
+# The differences are float32 rounding: the two versions add the same numbers in different
+# orders. tinyseq's tests check this agreement for all three cell types, with masks, with
+# `go_backwards` and with `return_sequences`.
+#
+# ## 3. What the kernel does differently
+#
+# The fused kernel (`tinyseq/nn/fused.py`) computes the same equations as
+# [tutorial 4](04-lstm.md), arranged for speed:
+#
+# * **One big product instead of many small ones.** \(x_t W + b\) does not depend on the state,
+#   so it is computed for all time steps at once, before the loop. Only \(h_{t-1} U\) stays
+#   inside it.
+# * **No allocation inside the loop.** The gates and states of every step go into arrays
+#   allocated once per sequence, and every step writes into them in place.
+# * **Backward through time by hand.** The backward loop walks the steps in reverse with the
+#   derivatives written out. The weight gradients are sums over the steps, so the loop only
+#   stores each step's gate gradients; one large matrix product per weight adds them up after it.
+# * **One node in the graph.** The engine sees the whole layer as a single operation.
+#
+# Here is one LSTM step, forward and back, as the kernel writes it: every line operates on
+# whole (batch, units) blocks, in place.
+
+# %%
+print(inspect.getsource(fused.LSTMSteps.forward_step))
+print(inspect.getsource(fused.LSTMSteps.backward_step))
+
+# %% [markdown]
+# Compare the backward step with the derivatives of the equations: \(\partial c_t\) collects the
+# gradient arriving from \(h_t\) through \(o_t \tanh(c_t)\); each gate's gradient is
+# \(\partial c_t\) or \(\partial h_t\) times the other factor of its product; the activations'
+# slopes \(\sigma(1-\sigma)\) and \(1 - g^2\) follow; and \(\partial c_{t-1} = \partial c_t \odot f_t\),
+# the forget-gate path of [tutorial 4](04-lstm.md).
+#
+# ## 4. The measured speed
+#
+# Time one forward and backward pass of each implementation, for a few sizes, and keep the best
+# of several runs (the least disturbed by anything else the computer was doing):
+
+# %%
+def best_time(layer, x, repeats):
+    times = []
+    for _ in range(repeats):
+        layer.zero_grad()
+        started = time.perf_counter()
+        output = layer(ts.tensor(x, requires_grad=True))
+        output.sum().backward()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+REPEATS = pick(full=3, fast=1)
+SIZES = pick(full=[(32, 50, 32, 32), (32, 200, 32, 32), (32, 50, 32, 128), (32, 200, 32, 128)],
+             fast=[(8, 20, 8, 16)])
+rows, speedups = [], []
+for batch, timesteps, features, units in SIZES:
+    x = rng.normal(size=(batch, timesteps, features)).astype(np.float32)
+    for kind in (SimpleRNN, LSTM, GRU):
+        ts.random.seed(0)
+        slow, quick = kind(units, implementation="cells"), kind(units, implementation="fused")
+        seconds_cells, seconds_fused = best_time(slow, x, REPEATS), best_time(quick, x, REPEATS)
+        speedups.append((kind.__name__, timesteps, units, seconds_cells / seconds_fused))
+        rows.append([kind.__name__, f"{batch} × {timesteps} × {features}", units,
+                     f"{seconds_cells * 1e3:.1f} ms", f"{seconds_fused * 1e3:.1f} ms",
+                     f"{seconds_cells / seconds_fused:.1f}×"])
+table(["layer", "batch × timesteps × features", "units", "cells (primitives)", "fused kernel", "speed-up"],
+      rows)
+
+# %%
+figure, axes = plt.subplots()
+names = [f"{kind}\nT={steps}, {units} units" for kind, steps, units, _ in speedups]
+axes.barh(range(len(speedups)), [s for *_, s in speedups], color=["C0", "C1", "C2"] * len(SIZES))
+axes.set_yticks(range(len(speedups)), names, fontsize=7)
+axes.invert_yaxis()
+axes.axvline(1, color="k", linewidth=0.8)
+axes.set(xlabel="speed-up of the fused kernel (forward + backward)", title="Fused kernel against primitives")
+figure.set_size_inches(6.4, 0.32 * len(speedups) + 1.2)
+show(figure, "speedups")
+
+# %% [markdown]
+# Compare the rows. The gain is larger with 32 units than with 128: the smaller each step's
+# arithmetic, the larger the share of the time that went to per-operation bookkeeping, which is
+# what the kernel removes. That is the reason frameworks fuse: not different mathematics, the
+# same mathematics with the overhead taken out of the inner loop.
+#
+# The price is paid in code: the kernel's backward pass is written by hand, so it needs the
+# checks of section 2 for every option it supports, and a new kind of cell needs a new kernel.
+# A cell built from primitives runs as soon as its forward pass is written. That is why tinyseq
+# keeps both: the cells to read and to experiment with, the kernels to train with. The layers'
+# defaults:
+
+# %%
+for kind in (SimpleRNN, LSTM, GRU):
+    print(f"{kind.__name__}: implementation={inspect.signature(kind).parameters['implementation'].default!r}")
+
+# %% [markdown]
+#
+# ## What you have seen
+#
+# * Built from primitives, an LSTM records every gate's operations at every time step; fused,
+#   the whole layer is one operation in the graph.
+# * The two compute the same outputs and gradients, to float32 rounding.
+# * The kernel computes the input projection for all steps at once, reuses preallocated arrays,
+#   and runs backward through time by hand.
+# * Measured, the fused kernel is several times faster, most of all when each step is small.
