@@ -28,7 +28,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plots]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plots,docs]"
 
 # The labeled IMDB archive, where this checkout sits beside a shared data folder.
 if [ -z "${TINYSEQ_DATA:-}" ] && [ -f ../shared/data/aclImdb_v1_labeled.tar.gz ]; then

@@ -19,7 +19,7 @@ from tinyseq.callbacks import BackupAndRestore, Callback
 from tinyseq.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from tinyseq.models import Sequential
 from tinyseq.models.sequential import length_bucketed_order, sequence_lengths
-from tinyseq.nn.fused import fused_recurrence
+from tinyseq.nn.fused import WORKSPACE, Workspace, fused_recurrence
 from tinyseq.optimizers import Adam
 
 LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
@@ -174,6 +174,46 @@ def test_a_batch_of_nothing_but_padding_keeps_the_initial_state(implementation):
     np.testing.assert_array_equal(state.data, initial)
 
 
+# ---- reused buffers ----------------------------------------------------------------------------
+
+
+def test_buffers_are_reused_only_after_the_graph_is_freed():
+    layer, _ = layer_pair("lstm", return_sequences=True)
+    rng = np.random.default_rng(7)
+    first_x = tinyseq.tensor(rng.standard_normal((BATCH, TIMESTEPS, FEATURES)), requires_grad=True)
+    weights = rng.standard_normal((BATCH, TIMESTEPS, UNITS))
+    loss = (layer(first_x) * weights).sum()
+    loss.backward(retain_graph=True)
+    first_gradient = first_x.grad.copy()
+    # Another sequence while the first graph is kept: its buffers must not be handed out again.
+    (layer(tinyseq.tensor(rng.standard_normal((BATCH, TIMESTEPS, FEATURES)), requires_grad=True))
+     * weights).sum().backward()
+    loss.backward()
+    np.testing.assert_allclose(first_x.grad, 2 * first_gradient, rtol=1e-12, atol=1e-15)
+
+
+def test_inference_hands_its_buffers_straight_back():
+    layer, _ = layer_pair("gru")
+    WORKSPACE.free.clear()
+    with tinyseq.no_grad():
+        layer(np.ones((BATCH, TIMESTEPS, FEATURES)))
+    assert len(WORKSPACE.free) == 4  # inputs with ones, gates, states, the candidates' recurrent part
+    buffers = {id(b) for b in WORKSPACE.free}
+    with tinyseq.no_grad():
+        layer(np.ones((BATCH, TIMESTEPS - 2, FEATURES)))  # shorter: fits in the same buffers
+    assert {id(b) for b in WORKSPACE.free} == buffers
+
+
+def test_workspace_drops_buffers_too_small_to_serve():
+    workspace = Workspace()
+    small = workspace.take((10,), np.float32)
+    workspace.free.append(small.base)
+    big = workspace.take((100,), np.float32)
+    assert big.shape == (100,) and workspace.free == []
+    workspace.free.append(big.base)
+    assert workspace.take((5, 2), np.float32).base is big.base
+
+
 # ---- the layer argument ---------------------------------------------------------------------------
 
 
@@ -240,14 +280,18 @@ def test_bucketed_order_is_a_permutation_of_similar_length_batches():
     np.testing.assert_array_equal(length_bucketed_order(lengths, batch_size=20), order)
 
 
-def test_bucketed_order_keeps_a_short_last_batch_last():
+def test_bucketed_order_ends_with_a_random_short_batch():
     lengths = np.arange(105) % 17
+    tinyseq.random.seed(1)
+    permutation = tinyseq.random.generator().permutation(105)
     tinyseq.random.seed(1)
     order = length_bucketed_order(lengths, batch_size=10)
     assert sorted(order) == list(range(105))
+    np.testing.assert_array_equal(order[100:], permutation[100:])  # the 5 left over, not the longest
     unshuffled = length_bucketed_order(lengths, batch_size=10, shuffle=False)
-    np.testing.assert_array_equal(unshuffled, np.argsort(lengths, kind="stable"))
-    assert set(order[100:]) == set(unshuffled[100:])  # the five longest: the last batch, still last
+    np.testing.assert_array_equal(unshuffled[:100], np.argsort(lengths[:100], kind="stable"))
+    np.testing.assert_array_equal(unshuffled[100:], np.arange(100, 105))
+    assert sorted(length_bucketed_order(lengths[:7], batch_size=10)) == list(range(7))  # no full batch
 
 
 def test_bucketed_training_is_deterministic_and_resumes_exactly(tmp_path):

@@ -51,6 +51,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
         A scalar Tensor.
 
     Example:
+        >>> from tinyseq import tensor
         >>> binary_crossentropy([1.0, 0.0], tensor([[0.9], [0.2]])).item()   # doctest: +ELLIPSIS
         0.164...
     """

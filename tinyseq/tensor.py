@@ -304,7 +304,9 @@ def name_scope(name):
 
     Example:
         >>> with name_scope("forget_gate"):
-        ...     f = sigmoid(z)        # f.scope == ("forget_gate",)
+        ...     gate = tensor([0.5], requires_grad=True) * 2
+        >>> gate.scope
+        ('forget_gate',)
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name_scope: the name must be a non-empty string, got {name!r}")

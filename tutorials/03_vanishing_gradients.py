@@ -204,8 +204,10 @@ table(["distance k"] + list(results), [[c] + [f"{results[n][STEPS - 1 - c]:.2e}"
 # short additive path of [tutorial 4](04-lstm.md), where each step multiplies it by a forget gate
 # that starts near \(\sigma(1) \approx 0.73\) and can learn to open wider.
 #
-# [Tutorial 5](05-long-term-dependencies.md) shows what this means for learning: the same tasks,
-# with the answer 10, 20 or 50 steps away from the evidence, trained with both cells.
+# [Tutorial 5](05-long-term-dependencies.md) shows what this means for learning: a task whose
+# answer lies many steps away from its evidence, trained with both cells. And
+# `tinyseq vanishing norms` runs a larger version of this tutorial's measurements, checking each
+# against its theory ([Run an experiment](../how-to/run-an-experiment.md)).
 #
 # ## What you have seen
 #

@@ -34,6 +34,12 @@ import sys
 import time
 from pathlib import Path
 
+# The pages' code multiplies small matrices: one BLAS thread is fastest, and extra threads that
+# spin while the machine is busy can slow a build down many times over. (Set before the pages'
+# code first imports numpy.)
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 log = logging.getLogger("mkdocs.hooks.tinyseq")
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"

@@ -80,6 +80,8 @@ class Sequential(Module):
             raise TypeError(f"Sequential.add: expected a layer, got {type(layer).__name__}")
         self.layers.append(layer)
         self.built = False
+        if self._known_input_shape(None) is not None:
+            self.build()  # as Keras 2: with input_length known, summary() and count_params() work at once
 
     # ---- structure ---------------------------------------------------------------------
     def build(self, input_shape=None):
@@ -339,12 +341,15 @@ def sequence_lengths(x):
 def length_bucketed_order(lengths, batch_size, shuffle=True):
     """An epoch's order of sample indices in which each batch holds sequences of similar length.
 
-    Shuffle the samples, sort each pool of `BUCKET_POOL_BATCHES` batches by length (stably, so
-    equal lengths stay shuffled), cut the pools into batches and shuffle the order of the full
-    batches; a last, smaller batch stays last, because `fit` cuts the order every `batch_size`
-    samples. Every draw comes from the seeded generator (`tinyseq.random`), and `fit` keeps the
-    order in its `TrainingState`, so a checkpointed epoch resumes exactly. Without `shuffle`
-    nothing is drawn: each pool of consecutive samples is sorted, and that is the order.
+    Shuffle the samples and set aside the remainder that does not fill a batch: it becomes the
+    short last batch, a random sample as without bucketing (`fit` cuts the order every
+    `batch_size` samples, so it must come last; made of the longest sequences instead, it would
+    end every epoch with a step on a few long reviews). Sort each pool of `BUCKET_POOL_BATCHES`
+    batches of the rest by length (stably, so equal lengths stay shuffled), cut the pools into
+    batches and shuffle the order of the batches. Every draw comes from the seeded generator
+    (`tinyseq.random`), and `fit` keeps the order in its `TrainingState`, so a checkpointed
+    epoch resumes exactly. Without `shuffle` nothing is drawn: each pool of consecutive samples
+    is sorted, and that is the order.
 
     Args:
         lengths: the length of every sample (see `sequence_lengths`).
@@ -353,15 +358,16 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
     """
     count = len(lengths)
     order = random.generator().permutation(count) if shuffle else np.arange(count)
+    full_batches = count // batch_size
+    order, remainder = order[:full_batches * batch_size], order[full_batches * batch_size:]
     pool = batch_size * BUCKET_POOL_BATCHES
-    pools = [order[start:start + pool] for start in range(0, count, pool)]
-    order = np.concatenate([members[np.argsort(lengths[members], kind="stable")] for members in pools])
+    for start in range(0, len(order), pool):
+        members = order[start:start + pool]  # a view: sorting it sorts that part of `order`
+        members[:] = members[np.argsort(lengths[members], kind="stable")]
+    batches = order.reshape(full_batches, batch_size)
     if shuffle:
-        full_batches = count // batch_size
-        batches = order[:full_batches * batch_size].reshape(full_batches, batch_size)
-        order = np.concatenate([batches[random.generator().permutation(full_batches)].ravel(),
-                                order[full_batches * batch_size:]])
-    return order
+        batches = batches[random.generator().permutation(full_batches)]
+    return np.concatenate([batches.ravel(), remainder])
 
 
 def _check_pair(x, y, method):

@@ -10,11 +10,11 @@ does the same, which is the answer to "why do frameworks fuse kernels?":
 * The input projection x_t W + b does not depend on the state, so it is done for all steps at
   once, before the loop (BLAS is far faster on one big product than on 500 small ones). The
   bias rides along as the weight of an extra input that is always 1.
-* The loop writes into arrays allocated once per sequence (every step's gates and states);
-  the steps themselves allocate nothing.
+* The loop writes into arrays allocated once per sequence (every step's gates and states, and
+  they are reused by the next sequence); the steps themselves allocate nothing.
 * The weight gradients are sums over the steps, dU = Σ_t h_{t-1}ᵀ dz_t, so the backward loop
-  only stores each dz_t, and one (units, T·B) @ (T·B, units) product per gate adds them all up
-  afterwards. Only dh_{t-1} = dz_t Uᵀ, which the next step back needs, stays in the loop.
+  only stores each dz_t, and one product per chunk of steps adds them up (`WeightGradients`).
+  Only dh_{t-1} = dz_t Uᵀ, which the next step back needs, is a product inside the loop.
 * The engine sees one node instead of ten thousand.
 
 Memory layout, the other half of the speed. The arrays are time-major and *gate-major*:
@@ -35,6 +35,9 @@ of s_t enters the step's computation; where it was padding, it passes straight t
 """
 
 from __future__ import annotations
+
+import math
+import weakref
 
 import numpy as np
 
@@ -114,13 +117,14 @@ class FusedSteps:
         recurrent_kernel: U, gate-major: (gates, units, units).
         recurrent_bias: the GRU's recurrent bias, (gates, 1, units); None for the others.
         timesteps, batch: the size of the sequence, for buffers kept between the passes.
+        allocate: `allocate(shape)` returns an uninitialised array for those buffers.
     """
 
     state_names = ("h",)
     keras_gates = (0,)
     separate_recurrent_gradient = False
 
-    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate):
         self.recurrent_kernel = recurrent_kernel
         self.recurrent_kernel_transposed = recurrent_kernel.transpose(0, 2, 1)
         self.recurrent_bias = recurrent_bias
@@ -157,8 +161,8 @@ class SimpleRNNSteps(FusedSteps):
                dh = dz Uᵀ
     """
 
-    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
-        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch)
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate):
+        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate)
         self.activate, self.activation_slope = FUSED_ACTIVATIONS[cell.activation]
 
     def forward_step(self, t, gates, previous, new):
@@ -191,10 +195,10 @@ class LSTMSteps(FusedSteps):
     state_names = ("h", "c")
     keras_gates = (0, 1, 3, 2)
 
-    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
-        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch)
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate):
+        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate)
         # tanh(c') of every step: the backward pass needs it, and recomputing costs as much.
-        self.tanh_cell = np.empty((timesteps,) + self.scratch.shape, self.scratch.dtype)
+        self.tanh_cell = allocate((timesteps,) + self.scratch.shape)
 
     def forward_step(self, t, gates, previous, new):
         """One LSTM step; `gates` ends up holding i, f, o, g."""
@@ -251,10 +255,10 @@ class GRUSteps(FusedSteps):
     separate_recurrent_gradient = True
     keras_gates = (0, 1, 2)
 
-    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch):
-        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch)
+    def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate):
+        super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate)
         # q_h = h U_h + b_rec_h of every step: the backward pass needs it for the reset gate.
-        self.recurrent_candidate = np.empty((timesteps,) + self.scratch.shape, self.scratch.dtype)
+        self.recurrent_candidate = allocate((timesteps,) + self.scratch.shape)
 
     def forward_step(self, t, gates, previous, new):
         """One GRU step; `gates` ends up holding z, r, hh."""
@@ -329,6 +333,45 @@ def from_gate_major(blocks, keras_gates):
     return np.concatenate(list(in_keras_order), axis=1)
 
 
+# ---- big buffers, reused from one batch to the next -----------------------------------------
+class Workspace:
+    """A store of big arrays that fused ops reuse instead of allocating fresh memory every call.
+
+    A fresh array of a hundred megabytes is fresh memory, and the operating system zeroes each
+    of its pages on first touch; measured on the seed model, that is about 8 % of a training
+    step. So the fused ops take their big buffers from here (`take`), and hand them back once
+    their graph node's backward function is freed (`give_back_when_freed`): after the backward
+    pass, or at once when no graph was recorded. Until then nothing else can get them, so a
+    graph kept for a second backward pass (retain_graph=True) keeps its buffers intact.
+
+    A free buffer serves any request of its dtype that fits in it (the smallest such buffer is
+    chosen); free buffers too small for a request are dropped, so the store holds only about
+    one call's worth of buffers, sized for the longest sequences seen.
+    """
+
+    def __init__(self):
+        self.free = []  # flat arrays not in use
+
+    def take(self, shape, dtype):
+        """An uninitialised array of `shape` and `dtype`, from a free buffer if one fits."""
+        size, dtype = math.prod(shape), np.dtype(dtype)
+        fitting = [flat for flat in self.free if flat.dtype == dtype and flat.size >= size]
+        if fitting:
+            flat = min(fitting, key=len)
+            self.free = [other for other in self.free if other is not flat]
+        else:
+            self.free = [other for other in self.free if other.dtype != dtype or other.size > size]
+            flat = np.empty(size, dtype)
+        return flat[:size].reshape(shape)
+
+    def give_back_when_freed(self, owner, arrays):
+        """Return `arrays` (from `take`) to the store once `owner` is garbage-collected."""
+        weakref.finalize(owner, self.free.extend, [array.base for array in arrays])
+
+
+WORKSPACE = Workspace()
+
+
 # ---- the weight gradients, summed over the steps chunk by chunk ------------------------------
 class WeightGradients:
     """Collects dz of the steps, going back in time, and turns them into the weight gradients.
@@ -339,7 +382,8 @@ class WeightGradients:
     would have to keep every dz in a (gates, timesteps·batch, units) array and stream it from
     main memory. So the steps write their dz into a buffer for `CHUNK_STEPS` steps, and each
     full chunk becomes one product per gradient while it is still in the processor's cache
-    (measured on the seed model: 54 ms per batch against 70 ms for one product over all steps).
+    (measured on the seed model: 54 ms per batch, against 70 ms for one product over all steps,
+    which would also need 100 MB more memory).
 
     Args:
         steps: the FusedSteps (for the recurrent kernel's shape and the GRU's separate dq).
@@ -365,7 +409,7 @@ class WeightGradients:
         self.d_recurrent_kernel = np.zeros((gate_count, units, units), dtype)
         self.d_recurrent_bias = None if steps.recurrent_bias is None else np.zeros((gate_count, 1, units), dtype)
         self.d_x = np.empty((timesteps, batch, features), dtype) if inputs_need_gradient else None
-        self.chunk_end = timesteps  # the chunk being filled covers steps [t, chunk_end)
+        self.chunk_end = timesteps  # the chunk being filled: steps [chunk_end - CHUNK_STEPS, chunk_end)
 
     def slots_for(self, t):
         """Where step t writes dz and dz_recurrent; first folds in the previous chunk if full."""
@@ -451,20 +495,27 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
     is_gru = isinstance(cell, GRUCell)
     input_bias = bias[0] if is_gru else bias
     recurrent_bias = to_gate_major(bias[1][None, :], order) if is_gru else None
-    steps = steps_class(cell, to_gate_major(recurrent_kernel, order), recurrent_bias, timesteps, batch)
+    taken = []  # the workspace buffers this call uses, handed back with the backward function
+
+    def allocate(shape):
+        taken.append(WORKSPACE.take(shape, dtype))
+        return taken[-1]
+
+    steps = steps_class(cell, to_gate_major(recurrent_kernel, order), recurrent_bias, timesteps, batch, allocate)
 
     # Time-major inputs in processing order, with a column of ones: [x_t, 1] @ [[W], [b]] is
     # x_t W + b, so the bias is added (and later differentiated) inside the big products.
     time_order = slice(None, None, -1) if go_backwards else slice(None)
-    x_ones = np.empty((timesteps, batch, features + 1), dtype)
+    x_ones = allocate((timesteps, batch, features + 1))
     x_ones[..., :features] = x.transpose(1, 0, 2)[time_order]
     x_ones[..., features] = 1.0
     x_ones = x_ones.reshape(timesteps * batch, features + 1)
     kernel_and_bias = to_gate_major(np.concatenate([kernel, input_bias[None, :]]), order)
-    gates = np.matmul(x_ones, kernel_and_bias).reshape(gate_count, timesteps, batch, units)
+    gates = allocate((gate_count, timesteps, batch, units))
+    np.matmul(x_ones, kernel_and_bias, out=gates.reshape(gate_count, timesteps * batch, units))
 
     # states[k][t] is state k before step t; states[k][0] is the initial state.
-    states = [np.empty((timesteps + 1, batch, units), dtype) for _ in steps.state_names]
+    states = [allocate((timesteps + 1, batch, units)) for _ in steps.state_names]
     for buffer, initial in zip(states, tensors[4:]):
         buffer[0] = initial.data
     padding = None
@@ -529,4 +580,5 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
             d_x = d_x[time_order].transpose(1, 0, 2)  # back to (batch, timesteps, features), inputs' order
         return (d_x, d_kernel, d_recurrent_kernel, d_bias, *d_states)
 
+    WORKSPACE.give_back_when_freed(backward, taken)
     return packed, backward
