@@ -32,6 +32,7 @@ selects OpenBLAS's AVX-512 kernels for every numpy system; the script prints whi
 """
 
 import argparse
+import importlib.util
 import math
 import multiprocessing
 import os
@@ -152,7 +153,6 @@ def make_trainer(system, threads):
 def is_installed(system):
     """Whether the library a peer needs can be imported (tinyseq and numpy always can)."""
     modules = {"torch": ["torch"], "keras": ["keras", "tensorflow"]}.get(system, [])
-    import importlib.util
     return all(importlib.util.find_spec(module) is not None for module in modules)
 
 
@@ -179,8 +179,9 @@ def openblas_kernels():
     """The kernel set numpy's OpenBLAS uses in a fresh process (with this environment)."""
     import subprocess
     probe = ("import ctypes, glob, os, numpy\n"
+             "names = ('scipy_openblas_get_corename64_', 'scipy_openblas_get_corename', 'openblas_get_corename')\n"
              "for path in glob.glob(os.path.join(os.path.dirname(numpy.__file__) + '.libs', '*openblas*')):\n"
-             "    for name in ('scipy_openblas_get_corename64_', 'scipy_openblas_get_corename', 'openblas_get_corename'):\n"
+             "    for name in names:\n"
              "        function = getattr(ctypes.CDLL(path), name, None)\n"
              "        if function:\n"
              "            function.restype = ctypes.c_char_p\n"
@@ -226,7 +227,8 @@ def main():
     parser.add_argument("--data", default=None, help="the IMDB archive or folder (default: TINYSEQ_DATA or the cache)")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS.values()), choices=list(SYSTEMS.values()))
     parser.add_argument("--openblas-coretype", default=None,
-                        help="OpenBLAS kernels for the numpy systems, e.g. SkylakeX for AVX-512 (default: its own choice)")
+                        help="OpenBLAS kernels for the numpy systems, e.g. SkylakeX for AVX-512 "
+                             "(default: OpenBLAS's own choice)")
     args = parser.parse_args()
 
     # Children read these when they import numpy, so every system gets the same thread count.
@@ -274,11 +276,12 @@ def main():
     peers = [s for s in ("torch", "keras", "numpy") if s in per_epoch]
     print(f"\nseconds per epoch ({BATCHES_PER_EPOCH} batches of {BATCH_SIZE}), best of {args.rounds} rounds of "
           f"{args.batches} batches; load average {load_before:.1f} before, {load_after:.1f} after:")
-    header = f"  {'system':31s} {'s/epoch':>8s} {'spread':>7s}" + "".join(f" {'x ' + names[p][:13]:>15s}" for p in peers)
-    print(header + f" {'peak memory':>12s}")
+    short_names = {"torch": "x PyTorch", "keras": "x Keras", "numpy": "x numpy"}
+    columns = "".join(f" {short_names[p]:>10s}" for p in peers)
+    print(f"  {'system':31s} {'s/epoch':>8s} {'spread':>7s}{columns} {'peak memory':>12s}")
     for system, seconds in per_epoch.items():
         spread = max(times[system]) / min(times[system]) - 1
-        ratios = "".join(f" {seconds / per_epoch[p]:15.2f}" for p in peers)
+        ratios = "".join(f" {seconds / per_epoch[p]:10.2f}" for p in peers)
         print(f"  {names[system]:31s} {seconds:8.1f} {spread:6.0%}{ratios} {peaks[system] / 2**30:9.2f} GB")
     print("  (spread: how much slower the worst round was than the best; x peer: s/epoch over the peer's)")
 
