@@ -170,7 +170,7 @@ def test_decode_review_reserved_ids(fake_root, cache_dir):
 def test_cache_is_reused_and_invalidated_when_data_changes(fake_root, cache_dir, monkeypatch):
     imdb.load_data(fake_root)
     assert len(list(cache_dir.glob("imdb-*.npz"))) == 1
-    assert not list(cache_dir.glob("*.part"))
+    assert not list(cache_dir.glob(".tmp-*"))
 
     real_parse = imdb._parse
     monkeypatch.setattr(imdb, "_parse", lambda source: pytest.fail("parsed again"))

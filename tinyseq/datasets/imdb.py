@@ -64,7 +64,6 @@ import os
 import re
 import sys
 import tarfile
-import tempfile
 from collections import defaultdict
 from functools import lru_cache
 from itertools import count
@@ -72,6 +71,8 @@ from pathlib import Path
 from urllib.request import urlopen
 
 import numpy as np
+
+from ..files import atomic_write
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
@@ -336,9 +337,10 @@ def _prepare(path):
     if not (arrays_file.exists() and words_file.exists()):
         print(f"Parsing the IMDB reviews in {source} (first use only)...", file=sys.stderr)
         ranks, lengths, labels, num_train, words = _parse(source)
-        _write_atomically(words_file, lambda out: out.write(json.dumps(words).encode("utf-8")))
-        _write_atomically(arrays_file, lambda out: np.savez(
-            out, ranks=ranks, lengths=lengths, labels=labels, num_train=num_train))
+        with atomic_write(words_file) as out:
+            out.write(json.dumps(words).encode("utf-8"))
+        with atomic_write(arrays_file) as out:
+            np.savez(out, ranks=ranks, lengths=lengths, labels=labels, num_train=num_train)
     return arrays_file, words_file
 
 
@@ -434,27 +436,12 @@ def _read_reviews(source):
                 yield match[1], _LABELS.index(match[2]), int(match[3]), archive.extractfile(member).read()
 
 
-def _write_atomically(target, write):
-    """Calls ``write(binary_file)`` on a temporary file, then renames it to ``target``.
-
-    Readers (even other processes) thus never see a half-written file.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def _download(target):
     """Downloads the official archive to ``target``, checking its size and SHA-256."""
     print(f"Downloading the IMDB dataset from {URL} to {target}", file=sys.stderr)
     try:
-        _write_atomically(target, _fetch_archive)
+        with atomic_write(target) as out:
+            _fetch_archive(out)
     except Exception as error:  # offline, HTTP error, truncated or corrupt file: same advice
         raise RuntimeError(
             f"Could not download the IMDB dataset from {URL} ({error}).\n"

@@ -17,10 +17,11 @@ import json
 import math
 import multiprocessing
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+
+from ..files import atomic_write
 
 
 class PlottingUnavailable(RuntimeError):
@@ -76,17 +77,9 @@ def jsonable(value):
 
 
 def write_atomically(path, text):
-    """Write `text` to `path` via a temporary file in the same folder and `os.replace`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """Write `text` to `path` atomically (see `tinyseq.files.atomic_write`)."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as file:
+        file.write(text)
 
 
 def csv_text(rows):
@@ -130,16 +123,8 @@ def new_figure(width=10.0, height=4.0):
 
 def save_figure(figure, path):
     """Save `figure` to `path` atomically; the suffix picks the format (.png, .svg, .pdf)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1] or ".png")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, dpi=120)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_write(path) as file:
+        figure.savefig(file, dpi=120, format=os.path.splitext(path)[1][1:] or "png")
 
 
 def fitted_slope(values):

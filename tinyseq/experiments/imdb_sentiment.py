@@ -18,6 +18,7 @@ import numpy as np
 from .. import random
 from ..callbacks import BackupAndRestore, Callback
 from ..datasets import imdb
+from ..files import atomic_write
 from ..layers import LSTM, Dense, Embedding
 from ..models import Sequential
 from ..preprocessing.sequence import pad_sequences
@@ -81,10 +82,8 @@ class IMDBResult:
 
     def save(self, path):
         """Write the result as JSON (atomically)."""
-        temporary = f"{path}.tmp"
-        with open(temporary, "w") as file:
+        with atomic_write(path, "w") as file:
             json.dump(asdict(self), file, indent=1)
-        os.replace(temporary, path)
 
 
 def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num_words=5000, path=None,

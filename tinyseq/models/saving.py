@@ -14,12 +14,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .. import __version__, optimizers, random
+from ..files import atomic_write
 
 FORMAT = "tinyseq-model"
 VERSION = 1
@@ -61,7 +61,7 @@ def save_model(model, path, include_training_state=False):
         document["training_state"] = stash({
             "epoch": state.epoch, "batch": state.batch, "order": state.order, "totals": state.totals,
             "seen": state.seen, "history": state.history, "random": random.get_state()})
-    _write_atomically(path, document, arrays)
+    _write(path, document, arrays)
 
 
 def _compile_config(model, stash):
@@ -73,24 +73,13 @@ def _compile_config(model, stash):
                           "state": stash(model.optimizer.state_dict())}}
 
 
-def _write_atomically(path, document, arrays):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".tinyseq")
-    try:
-        with os.fdopen(descriptor, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as archive:
-            archive.writestr("tinyseq.json", json.dumps(document, indent=1))
-            for i, array in enumerate(arrays):
-                buffer = io.BytesIO()
-                np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-                archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+def _write(path, document, arrays):
+    with atomic_write(path) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("tinyseq.json", json.dumps(document, indent=1))
+        for i, array in enumerate(arrays):
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
 
 
 def _read(path):
