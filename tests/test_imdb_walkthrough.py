@@ -1,11 +1,14 @@
 """The Keras IMDB walkthrough in tinyseq, on slices of the real data (minutes, not more)."""
 
+import json
+
 import numpy as np
 import pytest
 
 import tinyseq
 from tinyseq.cli import main
 from tinyseq.experiments.imdb_sentiment import build_seed_model, prepare_data
+from tinyseq.models import load_model
 
 
 @pytest.fixture
@@ -94,6 +97,15 @@ def test_cli_trains_saves_predicts_and_guards_interrupted_runs(real, tmp_path, c
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].endswith("'xyzzy qwertyuiop'")  # unknown words: the OOV id
     assert all(0 < float(line.split()[0]) < 1 for line in lines)
+
+    result = tmp_path / "masked.json"
+    assert main(["imdb", "train", "--quick", "--epochs", "1", "--maxlen", "40", "--mask-zero", "--bucket",
+                 "--output", str(tmp_path / "masked.h5"), "--results", str(result), "--verbose", "0"]) == 0
+    settings = json.loads(result.read_text())["settings"]
+    assert settings["mask_zero"] and settings["bucket_by_length"] and settings["maxlen"] == 40
+    masked = load_model(tmp_path / "masked.h5")
+    assert masked.layers[0].mask_zero
+    capsys.readouterr()
 
     (tmp_path / "imdb.h5.backup").write_bytes(b"")
     assert main(["imdb", "train", "--quick", "--output", model_path]) == 2

@@ -30,7 +30,8 @@ def _imdb_train(args):
     if args.maxlen is not None:
         sizes["maxlen"] = args.maxlen
     options = dict(output=args.output, epochs=args.epochs, batch_size=args.batch_size, num_words=args.num_words,
-                   path=args.data, seed=args.seed, resume=args.resume, verbose=args.verbose, **sizes)
+                   path=args.data, seed=args.seed, resume=args.resume, verbose=args.verbose,
+                   mask_zero=args.mask_zero, bucket_by_length=args.bucket, **sizes)
     try:
         result = train_seed_model(**options)
     except KeyboardInterrupt as stop:
@@ -84,6 +85,10 @@ def build_parser():
                             f"{QUICK['test_samples']} test reviews, maxlen {QUICK['maxlen']}")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run saved at OUTPUT.backup")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--mask-zero", action="store_true",
+                       help="mask the padding (exact): padded steps carry the state over, all-padding steps are skipped")
+    train.add_argument("--bucket", action="store_true",
+                       help="batch reviews of similar length together (seeded; with --mask-zero, far fewer steps run)")
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     train.set_defaults(run=_imdb_train)
 
