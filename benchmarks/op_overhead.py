@@ -28,22 +28,8 @@ def best_time(step, repeats):
     return best
 
 
-def tinyseq_chain():
-    x = ts.tensor(np.full(4, 0.5, dtype=np.float32), requires_grad=True)
-    w = ts.tensor(np.full(4, 1.001, dtype=np.float32), requires_grad=True)
-
-    def step():
-        y = x
-        for _ in range(CHAIN):
-            y = y * w
-        y.sum().backward()
-    return step
-
-
-def torch_chain(torch):
-    x = torch.full((4,), 0.5, requires_grad=True)
-    w = torch.full((4,), 1.001, requires_grad=True)
-
+def autograd_chain(x, w):
+    """One timed step: CHAIN multiplies by w, then backward (the same code for both frameworks)."""
     def step():
         y = x
         for _ in range(CHAIN):
@@ -70,11 +56,14 @@ def main():
 
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_implementation()} "
           f"{platform.python_version()}, numpy {np.__version__}")
-    per_op = {"tinyseq": best_time(tinyseq_chain(), args.repeats) / CHAIN}
+    x = ts.tensor(np.full(4, 0.5, dtype=np.float32), requires_grad=True)
+    w = ts.tensor(np.full(4, 1.001, dtype=np.float32), requires_grad=True)
+    per_op = {"tinyseq": best_time(autograd_chain(x, w), args.repeats) / CHAIN}
     try:
         import torch
         torch.set_num_threads(1)
-        per_op[f"torch {torch.__version__}"] = best_time(torch_chain(torch), args.repeats) / CHAIN
+        x, w = torch.full((4,), 0.5, requires_grad=True), torch.full((4,), 1.001, requires_grad=True)
+        per_op[f"torch {torch.__version__}"] = best_time(autograd_chain(x, w), args.repeats) / CHAIN
     except ImportError:
         print("(PyTorch is not installed: pip install torch==2.13.0 for the side-by-side figure)")
     per_op["numpy multiply alone (no autograd)"] = best_time(numpy_chain(), args.repeats) / CHAIN
