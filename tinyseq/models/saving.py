@@ -11,6 +11,7 @@ The suffix does not matter: `model.save("imdb.h5")` writes this format too (it i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -82,13 +83,25 @@ def _write(path, document, arrays):
             archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
 
 
-def _read(path):
-    """Return (document, load_array) from a model file, with clear errors for bad files."""
+@contextlib.contextmanager
+def _opened(path):
+    """Open a model file: yields (document, unstash), with clear errors for bad files; the file
+    is closed when the block ends."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_model: no such file: {path}")
     try:
         archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError(f"load_model: {path} is not a tinyseq model file (not a zip archive: "
+                         f"corrupt, truncated, or another format such as real HDF5)") from None
+    with archive:
+        yield _check_document(archive, path), _unstasher(archive, path)
+
+
+def _check_document(archive, path):
+    """The parsed tinyseq.json, after checking the format and version."""
+    try:
         document = json.loads(archive.read("tinyseq.json"))
     except zipfile.BadZipFile:
         raise ValueError(f"load_model: {path} is not a tinyseq model file (not a zip archive: "
@@ -104,6 +117,11 @@ def _read(path):
         raise ValueError(f"load_model: {path} was written by a newer tinyseq (file format version "
                          f"{document.get('version')}, this tinyseq {__version__} reads up to {VERSION}); "
                          f"upgrade tinyseq to load it")
+    return document
+
+
+def _unstasher(archive, path):
+    """A function that replaces array references by the arrays they name, recursively."""
 
     def load_array(index):
         try:
@@ -120,14 +138,19 @@ def _read(path):
             return [unstash(item) for item in value]
         return value
 
-    return document, unstash
+    return unstash
 
 
 def load_model(path, compile=True):
     """Load a model written by `save` / `save_model`: same structure, bit-identical weights, and
     (when compiled) the optimizer with its state, so `fit` continues as if never interrupted."""
+    with _opened(path) as (document, unstash):
+        return _model_from(document, unstash, compile)
+
+
+def _model_from(document, unstash, compile):
+    """Rebuild the model a file describes (see `load_model`)."""
     from .sequential import Sequential
-    document, unstash = _read(path)
     if document["model"]["class_name"] != "Sequential":
         raise ValueError(f"load_model: unsupported model class {document['model']['class_name']!r}")
     model = Sequential.from_config(document["model"]["config"])
@@ -148,14 +171,14 @@ def restore_checkpoint(model, path):
     """Put a `BackupAndRestore` checkpoint's weights, optimizer state, random state and training
     position into `model` (which must have the same structure and be compiled)."""
     from .sequential import TrainingState
-    document, unstash = _read(path)
-    if not document.get("training_state"):
-        raise ValueError(f"restore: {path} holds a model but no training state to resume from")
-    if not model.built:
-        model.build(tuple(document["input_shape"]))
-    model.set_weights(unstash(document["weights"]))
-    model.optimizer.load_state_dict(unstash(document["compile"]["optimizer"]["state"]))
-    saved = unstash(document["training_state"])
+    with _opened(path) as (document, unstash):
+        if not document.get("training_state"):
+            raise ValueError(f"restore: {path} holds a model but no training state to resume from")
+        if not model.built:
+            model.build(tuple(document["input_shape"]))
+        model.set_weights(unstash(document["weights"]))
+        model.optimizer.load_state_dict(unstash(document["compile"]["optimizer"]["state"]))
+        saved = unstash(document["training_state"])
     random.set_state(saved.pop("random"))
     model.training_state = TrainingState(**saved)
 

@@ -243,8 +243,9 @@ class Sequential(Module):
                         state.totals[name] = state.totals.get(name, 0.0) + value * len(batch)
                     state.seen += len(batch)
                     state.batch += 1
-                    bar.update(state.batch, state.averages())
-                    callback_list.on_train_batch_end(state.batch, state.averages())
+                    running = state.averages()
+                    bar.update(state.batch, running)
+                    callback_list.on_train_batch_end(state.batch, running)
                     if interrupted():
                         callback_list.on_train_interrupt()
                         raise KeyboardInterrupt(f"training interrupted in epoch {state.epoch + 1}, "
