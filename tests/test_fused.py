@@ -19,7 +19,7 @@ from tinyseq.callbacks import BackupAndRestore, Callback
 from tinyseq.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from tinyseq.models import Sequential
 from tinyseq.models.sequential import length_bucketed_order, sequence_lengths
-from tinyseq.nn.fused import WORKSPACE, Workspace, fused_recurrence
+from tinyseq.nn.fused import WORKSPACE, StartSchedule, Workspace, fused_recurrence
 from tinyseq.optimizers import Adam
 
 LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
@@ -29,11 +29,13 @@ BATCH, TIMESTEPS, FEATURES, UNITS = 3, 7, 2, 4
 
 def make_mask(kind):
     """Masks that exercise every path: steps padded for the whole batch at either end (the
-    skipped ones), padding before and after the real steps, and holes in the middle."""
-    lengths = [5, 2, 1]
+    skipped ones), padding before and after the real steps, holes in the middle, and
+    pre-padded rows out of length order with one that is padding throughout ("ragged": the
+    kernel sorts the rows by their first real step and runs only the started ones)."""
+    lengths = [2, 0, 5] if kind == "ragged" else [5, 2, 1]
     mask = np.zeros((BATCH, TIMESTEPS), dtype=bool)
     for row, length in enumerate(lengths):
-        if kind == "pre":
+        if kind in ("pre", "ragged"):
             mask[row, TIMESTEPS - length:] = True
         elif kind == "post":
             mask[row, :length] = True
@@ -77,7 +79,7 @@ def worst_difference(first, second):
 
 
 @pytest.mark.parametrize("kind", sorted(LAYERS))
-@pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes"])
+@pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes", "ragged"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 @pytest.mark.parametrize("return_sequences, return_state, with_initial_state",
                          list(itertools.product([False, True], repeat=3)),
@@ -162,6 +164,24 @@ def test_skipping_whole_batch_padding_is_exact(implementation, padding, go_backw
 
     assert worst_difference(skipping_outputs, [o.data for o in outputs]) <= TOLERANCE
     assert worst_difference(skipping_grads, full_grads) <= TOLERANCE
+
+
+def test_rows_are_run_from_their_first_real_step_on():
+    # Pre-padded lengths 2, 0, 5 in 7 steps: the rows start at steps 5, never and 2.
+    mask = make_mask("ragged")
+    forwards = StartSchedule(mask, slice(None), TIMESTEPS, BATCH)
+    np.testing.assert_array_equal(forwards.order, [2, 0, 1])
+    np.testing.assert_array_equal(forwards.started, [0, 0, 1, 1, 1, 2, 2])
+    assert not forwards.holes.any()  # a started row is never padding again
+    rows = np.arange(BATCH * 2).reshape(BATCH, 2)
+    np.testing.assert_array_equal(forwards.sort_rows(rows, axis=0), rows[[2, 0, 1]])
+    np.testing.assert_array_equal(forwards.unsort_rows(forwards.sort_rows(rows, axis=0), axis=0), rows)
+    # Read backwards, every row with a real step starts at once, and its padding comes after.
+    backwards = StartSchedule(mask, slice(None, None, -1), TIMESTEPS, BATCH)
+    np.testing.assert_array_equal(backwards.started, [2] * TIMESTEPS)
+    assert backwards.holes[2:].all() and not backwards.holes[:2].any()
+    unmasked = StartSchedule(None, slice(None), TIMESTEPS, BATCH)
+    assert unmasked.order is None and list(unmasked.started) == [BATCH] * TIMESTEPS
 
 
 @pytest.mark.parametrize("implementation", ["fused", "cells"])

