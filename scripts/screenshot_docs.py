@@ -58,7 +58,7 @@ PAGES = [
     Page("tutorials/05-long-term-dependencies/", "Long-term dependencies", figures=1, maths=True),
     Page("tutorials/06-imdb-sentiment/", "IMDB", figures=1, maths=True),
     Page("tutorials/07-samples-timesteps-features/", "Samples, timesteps", figures=2),
-    Page("tutorials/08-fused-kernel/", "fused kernel", figures=1, maths=True),
+    Page("tutorials/08-fused-kernel/", "fused kernel", figures=2, maths=True),
     Page("how-to/draw-a-graph/", "Draw a graph", figures=3),
     Page("how-to/use-your-own-data/", "Use your own data"),
     Page("reference/cli/", "Command line"),

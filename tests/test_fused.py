@@ -18,7 +18,7 @@ from tinyseq import gradcheck
 from tinyseq.callbacks import BackupAndRestore, Callback
 from tinyseq.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from tinyseq.models import Sequential
-from tinyseq.models.sequential import length_bucketed_order, sequence_lengths
+from tinyseq.models.sequential import BUCKET_POOL_BATCHES, length_bucketed_order, sequence_lengths
 from tinyseq.nn.fused import WORKSPACE, StartSchedule, Workspace, fused_recurrence
 from tinyseq.optimizers import Adam
 
@@ -300,6 +300,20 @@ def test_bucketed_order_is_a_permutation_of_similar_length_batches():
     np.testing.assert_array_equal(length_bucketed_order(lengths, batch_size=20), order)
 
 
+def test_bucketed_order_takes_the_pools_in_turn():
+    # Every run of BUCKET_POOL_BATCHES batches is one pool: a random sample cut by length, its
+    # batches in a random order, so each run of steps sees every range of lengths once.
+    lengths = np.random.default_rng(2).integers(1, 500, size=20 * BUCKET_POOL_BATCHES * 6)
+    tinyseq.random.seed(0)
+    batches = lengths[length_bucketed_order(lengths, batch_size=20)].reshape(6, BUCKET_POOL_BATCHES, 20)
+    for pool in batches:
+        by_length = pool[np.argsort(pool.min(axis=1))]
+        assert np.all(by_length[:-1].max(axis=1) <= by_length[1:].min(axis=1))  # cut by length
+        assert pool.max() > 400 and pool.min() < 100  # a random sample: long and short
+    firsts = [np.argsort(np.argsort(pool.min(axis=1)))[0] for pool in batches]
+    assert len(set(firsts)) > 1  # the pools' batches are not always in length order
+
+
 def test_bucketed_order_ends_with_a_random_short_batch():
     lengths = np.arange(105) % 17
     tinyseq.random.seed(1)
@@ -309,7 +323,10 @@ def test_bucketed_order_ends_with_a_random_short_batch():
     assert sorted(order) == list(range(105))
     np.testing.assert_array_equal(order[100:], permutation[100:])  # the 5 left over, not the longest
     unshuffled = length_bucketed_order(lengths, batch_size=10, shuffle=False)
-    np.testing.assert_array_equal(unshuffled[:100], np.argsort(lengths[:100], kind="stable"))
+    pool = 10 * BUCKET_POOL_BATCHES
+    assert pool < 100  # two pools: a whole one and the rest
+    np.testing.assert_array_equal(unshuffled[:pool], np.argsort(lengths[:pool], kind="stable"))
+    np.testing.assert_array_equal(unshuffled[pool:100], pool + np.argsort(lengths[pool:100], kind="stable"))
     np.testing.assert_array_equal(unshuffled[100:], np.arange(100, 105))
     assert sorted(length_bucketed_order(lengths[:7], batch_size=10)) == list(range(7))  # no full batch
 

@@ -220,7 +220,7 @@ figure, axes = plt.subplots()
 axes.fill_between(range(timesteps), schedule.started, step="post", alpha=0.4, label="rows computed")
 axes.axhline(batch, color="k", linewidth=0.8, label="rows in the batch")
 axes.set(xlabel="time step", ylabel="rows", title="Each review runs from its first word on")
-axes.legend(loc="upper left")
+axes.legend(loc="center left")
 show(figure, "started-rows")
 print(f"work done: {schedule.started.sum() / (batch * timesteps):.0%} of {batch} rows × {timesteps} steps "
       f"(the reviews fill {lengths.sum() / (batch * timesteps):.0%} of the padded batch)")

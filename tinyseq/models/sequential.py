@@ -201,9 +201,10 @@ class Sequential(Module):
             shuffle: reshuffle the training samples every epoch (from the seeded RNG).
             initial_epoch: the epoch to start from.
             bucket_by_length: put sequences of similar length (id 0 is padding) in the same
-                batch, so that recurrent layers fed by `Embedding(mask_zero=True)` skip the
-                steps that are padding for the whole batch. The results stay exact; only the
-                batches change. See `length_bucketed_order`.
+                batch, so that fewer steps run: a recurrent layer fed by
+                `Embedding(mask_zero=True)` runs no step before the batch's first real one.
+                Only which samples share a batch changes, not the model or its maths. See
+                `length_bucketed_order` for the order and what it does to accuracy.
 
         Ctrl-C stops after the current batch, lets callbacks react (BackupAndRestore saves a
         checkpoint) and raises KeyboardInterrupt; a second Ctrl-C stops at once.
@@ -326,9 +327,10 @@ class Sequential(Module):
         save_model(self, path)
 
 
-# Batches per pool sorted by length: larger pools group lengths more tightly, smaller ones
-# leave the batches more random.
-BUCKET_POOL_BATCHES = 50
+# Batches per pool: a pool is a random sample of BUCKET_POOL_BATCHES batches' worth of samples,
+# cut by length into that many batches. Larger pools group lengths more tightly; see
+# `length_bucketed_order` for why a pool should span about as many steps as Adam's momentum.
+BUCKET_POOL_BATCHES = 8
 
 
 def sequence_lengths(x):
@@ -344,13 +346,23 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
 
     Shuffle the samples and set aside the remainder that does not fill a batch: it becomes the
     short last batch, a random sample as without bucketing (`fit` cuts the order every
-    `batch_size` samples, so it must come last; made of the longest sequences instead, it would
-    end every epoch with a step on a few long reviews). Sort each pool of `BUCKET_POOL_BATCHES`
-    batches of the rest by length (stably, so equal lengths stay shuffled), cut the pools into
-    batches and shuffle the order of the batches. Every draw comes from the seeded generator
-    (`tinyseq.random`), and `fit` keeps the order in its `TrainingState`, so a checkpointed
-    epoch resumes exactly. Without `shuffle` nothing is drawn: each pool of consecutive samples
-    is sorted, and that is the order.
+    `batch_size` samples, so it must come last). Cut the rest into pools of
+    `BUCKET_POOL_BATCHES` batches' worth of samples; sort each pool by length (stably, so
+    equal lengths stay shuffled), cut it into batches, and put the pool's batches in a random
+    order. The pools follow one another.
+
+    Why pools in turn, and not all the batches shuffled together: a batch of short reviews
+    pulls the weights one way, a batch of long ones another. Within any run of
+    `BUCKET_POOL_BATCHES` consecutive steps every range of lengths comes once, so the
+    optimizer's momentum (Adam's averages about the last 10 steps) still sees a mix like that
+    of random batches, and the epoch does not end on a streak of one length. Shuffled
+    together, streaks happen, and they cost accuracy: on IMDB's seed model (2 epochs, seeds 0,
+    1, 2) shuffled buckets from pools of 50 batches reached 85.0 / 87.2 / 79.7 % test accuracy,
+    against 86.9 / 87.7 / 87.3 % with random batches.
+
+    Every draw comes from the seeded generator (`tinyseq.random`), and `fit` keeps the order
+    in its `TrainingState`, so a checkpointed epoch resumes exactly. Without `shuffle` nothing
+    is drawn: each pool of consecutive samples is sorted, and that is the order.
 
     Args:
         lengths: the length of every sample (see `sequence_lengths`).
@@ -365,10 +377,10 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
     for start in range(0, len(order), pool):
         members = order[start:start + pool]  # a view: sorting it sorts that part of `order`
         members[:] = members[np.argsort(lengths[members], kind="stable")]
-    batches = order.reshape(full_batches, batch_size)
-    if shuffle:
-        batches = batches[random.generator().permutation(full_batches)]
-    return np.concatenate([batches.ravel(), remainder])
+        if shuffle:
+            batches = members.reshape(-1, batch_size)
+            batches[:] = batches[random.generator().permutation(len(batches))]
+    return np.concatenate([order, remainder])
 
 
 def _check_pair(x, y, method):

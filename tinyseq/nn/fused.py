@@ -435,8 +435,9 @@ class WeightGradients:
             self._fold_chunk(self.chunk_end - self.CHUNK_STEPS)
         slot = t - (self.chunk_end - self.CHUNK_STEPS)
         started, chunk_rows = self.started[t], self.started[self.chunk_end - 1]
-        self.dz[:, slot, started:chunk_rows] = 0.0  # rows that start later in the chunk
-        self.dz_recurrent[:, slot, started:chunk_rows] = 0.0
+        if started < chunk_rows:  # rows that start later in the chunk
+            self.dz[:, slot, started:chunk_rows] = 0.0
+            self.dz_recurrent[:, slot, started:chunk_rows] = 0.0
         return self.dz[:, slot, :started], self.dz_recurrent[:, slot, :started]
 
     def finish(self):
