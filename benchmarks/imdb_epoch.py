@@ -200,7 +200,8 @@ def prepare_batches(batch_count, data_path, data_file):
 
     full: `batch_count` batches of a seeded shuffle, all 500 steps. bucketed: from the order
     `fit(bucket_by_length=True)` uses (same seed), `batch_count` batches spread evenly from the
-    shortest to the longest.
+    shortest to the longest. Returns the steps a bucketed batch runs on average (over the epoch
+    and over the picked batches) and the fraction of the shuffled batches' ids that are words.
     """
     import tinyseq
     from tinyseq.experiments.imdb_sentiment import prepare_data
@@ -218,7 +219,8 @@ def prepare_batches(batch_count, data_path, data_file):
     bucketed = [epoch[i] for i in picked]
     np.savez(data_file, full_ids=np.stack([x[b] for b in full]), full_labels=np.stack([y[b] for b in full]),
              bucketed_ids=np.stack([x[b] for b in bucketed]), bucketed_labels=np.stack([y[b] for b in bucketed]))
-    return steps_run.mean(), steps_run[picked].mean()
+    words = np.mean([(x[batch] != 0).mean() for batch in full])
+    return steps_run.mean(), steps_run[picked].mean(), words
 
 
 def main():
@@ -250,7 +252,8 @@ def main():
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as directory:
         data_file = os.path.join(directory, "batches.npz")
-        epoch_steps, picked_steps = prepare_batches(args.batches, args.data, data_file)
+        epoch_steps, picked_steps, words = prepare_batches(args.batches, args.data, data_file)
+        print(f"shuffled batches: words fill {words:.0%} of the {BATCH_SIZE} × {MAXLEN} ids (the rest is padding)")
         print(f"bucketed epoch: {epoch_steps:.0f} steps run per batch on average (of {MAXLEN}); "
               f"the {args.batches} timed batches average {picked_steps:.0f}")
         context = multiprocessing.get_context("spawn")

@@ -293,9 +293,10 @@ def test_bucketed_order_is_a_permutation_of_similar_length_batches():
     tinyseq.random.seed(0)
     order = length_bucketed_order(lengths, batch_size=20)
     assert sorted(order) == list(range(1000))
-    batch_spread = np.ptp(lengths[order].reshape(-1, 20), axis=1)
-    random_spread = np.ptp(lengths[np.random.default_rng(0).permutation(1000)].reshape(-1, 20), axis=1)
-    assert batch_spread.mean() < random_spread.mean() / 4
+    bucketed = lengths[order].reshape(-1, 20)
+    shuffled = lengths[np.random.default_rng(0).permutation(1000)].reshape(-1, 20)
+    assert np.ptp(bucketed, axis=1).mean() < 0.6 * np.ptp(shuffled, axis=1).mean()  # similar lengths
+    assert bucketed.max(axis=1).mean() < 0.9 * shuffled.max(axis=1).mean()  # fewer steps to run
     tinyseq.random.seed(0)
     np.testing.assert_array_equal(length_bucketed_order(lengths, batch_size=20), order)
 
@@ -324,9 +325,9 @@ def test_bucketed_order_ends_with_a_random_short_batch():
     np.testing.assert_array_equal(order[100:], permutation[100:])  # the 5 left over, not the longest
     unshuffled = length_bucketed_order(lengths, batch_size=10, shuffle=False)
     pool = 10 * BUCKET_POOL_BATCHES
-    assert pool < 100  # two pools: a whole one and the rest
-    np.testing.assert_array_equal(unshuffled[:pool], np.argsort(lengths[:pool], kind="stable"))
-    np.testing.assert_array_equal(unshuffled[pool:100], pool + np.argsort(lengths[pool:100], kind="stable"))
+    for start in range(0, 100, pool):  # each pool of consecutive samples sorted, the last one may be short
+        members = slice(start, min(start + pool, 100))
+        np.testing.assert_array_equal(unshuffled[members], start + np.argsort(lengths[members], kind="stable"))
     np.testing.assert_array_equal(unshuffled[100:], np.arange(100, 105))
     assert sorted(length_bucketed_order(lengths[:7], batch_size=10)) == list(range(7))  # no full batch
 

@@ -88,7 +88,8 @@ def build_parser():
     train.add_argument("--mask-zero", action="store_true",
                        help="mask the padding (exact): each review runs from its first word, about twice as fast")
     train.add_argument("--bucket", action="store_true",
-                       help="batch reviews of similar length together (seeded; with --mask-zero, far fewer steps run)")
+                       help="batch reviews of similar length together (seeded): with --mask-zero, fewer steps run; "
+                            "other reviews share a batch, so training takes another path")
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     train.set_defaults(run=_imdb_train)
 

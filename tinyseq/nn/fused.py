@@ -112,8 +112,10 @@ class FusedSteps:
       h U (+ recurrent bias) into `dz_recurrent` (the same array, except for the GRU), and the
       gradients of the previous states into `d_previous`.
 
-    `previous`, `new`, `d_new` and `d_previous` list one (batch, units) array per state, in
-    `state_names` order.
+    `previous`, `new`, `d_new` and `d_previous` list one (rows, units) array per state, in
+    `state_names` order. Every array a step gets covers the first rows of the batch, the
+    sequences that have started (see `StartSchedule`); the scaffold calls `use_rows` first so
+    that the scratch arrays (and `self.rows`, for per-step buffers) match.
 
     Class attributes:
         state_names: the states, as the cell names them.
@@ -138,16 +140,18 @@ class FusedSteps:
         self.recurrent_bias = recurrent_bias
         gate_count, units, _ = recurrent_kernel.shape
         dtype = recurrent_kernel.dtype
-        # Scratch space reused by every step: the steps allocate nothing.
-        self.whole_batch = (np.empty((gate_count, batch, units), dtype), np.empty((gate_count, batch, units), dtype),
-                            np.empty((batch, units), dtype))
+        # Scratch space reused by every step (the steps allocate nothing), for the whole batch;
+        # `use_rows` points the steps at its first rows.
+        self.full_recurrent = np.empty((gate_count, batch, units), dtype)
+        self.full_slope = np.empty((gate_count, batch, units), dtype)
+        self.full_scratch = np.empty((batch, units), dtype)
         self.use_rows(batch)
 
     def use_rows(self, count):
         """Work on the first `count` rows of the batch (the sequences that have started) from now on."""
         self.rows = slice(0, count)
-        recurrent, slope, scratch = self.whole_batch
-        self.recurrent, self.slope, self.scratch = recurrent[:, :count], slope[:, :count], scratch[:count]
+        self.recurrent, self.slope = self.full_recurrent[:, :count], self.full_slope[:, :count]
+        self.scratch = self.full_scratch[:count]
 
     def times_recurrent_kernel(self, hidden):
         """h U for every gate, into `self.recurrent` (gates, batch, units)."""
@@ -212,7 +216,7 @@ class LSTMSteps(FusedSteps):
     def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate):
         super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate)
         # tanh(c') of every step: the backward pass needs it, and recomputing costs as much.
-        self.tanh_cell = allocate((timesteps,) + self.whole_batch[2].shape)
+        self.tanh_cell = allocate((timesteps,) + self.full_scratch.shape)
 
     def forward_step(self, t, gates, previous, new):
         """One LSTM step; `gates` ends up holding i, f, o, g."""
@@ -272,7 +276,7 @@ class GRUSteps(FusedSteps):
     def __init__(self, cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate):
         super().__init__(cell, recurrent_kernel, recurrent_bias, timesteps, batch, allocate)
         # q_h = h U_h + b_rec_h of every step: the backward pass needs it for the reset gate.
-        self.recurrent_candidate = allocate((timesteps,) + self.whole_batch[2].shape)
+        self.recurrent_candidate = allocate((timesteps,) + self.full_scratch.shape)
 
     def forward_step(self, t, gates, previous, new):
         """One GRU step; `gates` ends up holding z, r, hh."""
@@ -472,6 +476,52 @@ class WeightGradients:
             self.d_x[start:end, :rows] = d_x.reshape(count, rows, -1)
 
 
+# ---- which rows run at each step ------------------------------------------------------------
+class StartSchedule:
+    """When each sequence of a batch starts, and the order of rows that makes that cheap.
+
+    A sequence whose first steps are padding (Keras pads at the front by default) waits in
+    its initial state until its first real step: padding carries the states over. So the
+    kernel sorts the rows by their first real step, and step t runs only on the first
+    `started[t]` rows, the ones that have begun. A batch of reviews whose lengths run from 20
+    to 500 words then costs about its total number of words, not 500 steps of every review,
+    and the result is the same to the last bit of rounding. (Sequences padded at the end, or
+    with holes, are handled exactly but not faster: a started row's padding steps are run and
+    their result discarded, as in the cells' loop.)
+
+    Attributes:
+        started: started[t], how many rows (from the first, in sorted order) have started by step t.
+        padding: (timesteps, batch, 1) booleans in processing order and sorted rows, True at
+            padding; None without a mask.
+        holes: holes[t], whether a started row is padding at step t.
+    """
+
+    def __init__(self, mask, time_order, timesteps, batch):
+        self.order = self.inverse = None  # None: the rows stay as they are
+        self.started = np.full(timesteps, batch)
+        self.padding = None
+        self.holes = np.zeros(timesteps, dtype=bool)
+        if mask is None:
+            return
+        real = mask.T[time_order]  # (timesteps, batch)
+        first_real = np.where(real.any(axis=0), real.argmax(axis=0), timesteps)
+        order = np.argsort(first_real, kind="stable")
+        if np.any(order != np.arange(batch)):
+            self.order, self.inverse = order, np.argsort(order)
+        self.started = np.searchsorted(first_real[order], np.arange(timesteps), side="right")
+        self.padding = ~real[:, order, None]
+        has_started = np.arange(batch) < self.started[:, None]
+        self.holes = (self.padding[..., 0] & has_started).any(axis=1)
+
+    def sort_rows(self, array, axis):
+        """`array` with its rows (along `axis`) in the schedule's order."""
+        return array if self.order is None else np.take(array, self.order, axis=axis)
+
+    def unsort_rows(self, array, axis):
+        """`array` with its rows (along `axis`) back in the batch's order."""
+        return array if self.inverse is None else np.take(array, self.inverse, axis=axis)
+
+
 # ---- the scaffold -------------------------------------------------------------------------
 def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return_sequences=False):
     """Run `cell` over a whole sequence as one graph node: the fused twin of `RNN`'s loop.
@@ -625,48 +675,3 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
 
     WORKSPACE.give_back_when_freed(backward, taken)
     return packed, backward
-
-
-class StartSchedule:
-    """When each sequence of a batch starts, and the order of rows that makes that cheap.
-
-    A sequence whose first steps are padding (Keras pads at the front by default) waits in
-    its initial state until its first real step: padding carries the states over. So the
-    kernel sorts the rows by their first real step, and step t runs only on the first
-    `started[t]` rows, the ones that have begun. A batch of reviews whose lengths run from 20
-    to 500 words then costs about its total number of words, not 500 steps of every review,
-    and the result is the same to the last bit of rounding. (Sequences padded at the end, or
-    with holes, are handled exactly but not faster: a started row's padding steps are run and
-    their result discarded, as in the cells' loop.)
-
-    Attributes:
-        started: started[t], how many rows (from the first, in sorted order) have started by step t.
-        padding: (timesteps, batch, 1) booleans in processing order and sorted rows, True at
-            padding; None without a mask.
-        holes: holes[t], whether a started row is padding at step t.
-    """
-
-    def __init__(self, mask, time_order, timesteps, batch):
-        self.order = self.inverse = None  # None: the rows stay as they are
-        self.started = np.full(timesteps, batch)
-        self.padding = None
-        self.holes = np.zeros(timesteps, dtype=bool)
-        if mask is None:
-            return
-        real = mask.T[time_order]  # (timesteps, batch)
-        first_real = np.where(real.any(axis=0), real.argmax(axis=0), timesteps)
-        order = np.argsort(first_real, kind="stable")
-        if np.any(order != np.arange(batch)):
-            self.order, self.inverse = order, np.argsort(order)
-        self.started = np.searchsorted(first_real[order], np.arange(timesteps), side="right")
-        self.padding = ~real[:, order, None]
-        has_started = np.arange(batch) < self.started[:, None]
-        self.holes = (self.padding[..., 0] & has_started).any(axis=1)
-
-    def sort_rows(self, array, axis):
-        """`array` with its rows (along `axis`) in the schedule's order."""
-        return array if self.order is None else np.take(array, self.order, axis=axis)
-
-    def unsort_rows(self, array, axis):
-        """`array` with its rows (along `axis`) back in the batch's order."""
-        return array if self.inverse is None else np.take(array, self.inverse, axis=axis)
