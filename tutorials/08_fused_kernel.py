@@ -257,9 +257,10 @@ table(["the padded batch", "forward + backward"],
        ["masked: each row from its first word", f"{with_mask * 1e3:.1f} ms"]])
 
 # %% [markdown]
-# On the IMDB model (`tinyseq imdb train --mask-zero`) the same trick halves the time of an
-# epoch: `benchmarks/README.md` has the measurements. PyTorch offers it as
-# `pack_padded_sequence`, which you call yourself; here the mask from the embedding is enough.
+# On the IMDB model (`tinyseq imdb train --mask-zero`) the same trick takes an epoch from 38
+# to 23 seconds (`benchmarks/README.md` in the repository has the measurements). PyTorch
+# offers it as `pack_padded_sequence`, which you call yourself; here the mask from the
+# embedding is enough.
 #
 # ## What you have seen
 #
