@@ -364,6 +364,29 @@ def test_bucketed_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert resumed_history.history == straight_history.history
 
 
+def test_masked_inference_runs_in_length_order_and_answers_in_input_order():
+    x, y = padded_reviews(50, maxlen=30, seed=4)
+    model = masked_model()
+    tinyseq.random.seed(0)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    batched = model.predict(x, batch_size=16, verbose=0)
+    one_by_one = np.concatenate([model.predict(x[i:i + 1], verbose=0) for i in range(len(x))])
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-7)  # float32, other product sizes
+    loss, accuracy = model.evaluate(x, y, batch_size=16, verbose=0)
+    assert accuracy == np.mean((batched[:, 0] > 0.5) == y)
+    expected_loss = -np.mean(y * np.log(batched[:, 0]) + (1 - y) * np.log(1 - batched[:, 0]))
+    assert abs(loss - expected_loss) < 1e-5
+    visited, original_call = [], model.call
+
+    def recording_call(inputs, **options):
+        visited.append(sequence_lengths(np.asarray(inputs)))
+        return original_call(inputs, **options)
+
+    model.call = recording_call
+    model.predict(x, batch_size=16, verbose=0)
+    assert np.all(np.diff(np.concatenate(visited)) >= 0)  # the batches went shortest first
+
+
 def test_sequence_lengths_count_the_real_steps():
     np.testing.assert_array_equal(sequence_lengths(np.array([[0, 0, 3, 4], [5, 0, 6, 0]])), [2, 2])
     features = np.zeros((2, 3, 2))

@@ -281,8 +281,8 @@ class Sequential(Module):
         self._require_compiled("evaluate")
         x, y = _check_pair(x, y, "evaluate")
         totals = {}
-        for start, prediction in self._predict_batches(x, batch_size, verbose):
-            y_batch = y[start:start + len(prediction)]
+        for samples, prediction in self._predict_batches(x, batch_size, verbose):
+            y_batch = y[samples]
             with no_grad():
                 loss = self.loss_function(Tensor(y_batch, dtype=prediction.dtype), Tensor(prediction))
             for name, value in {"loss": loss.item(), **self._metric_values(y_batch, prediction)}.items():
@@ -295,18 +295,32 @@ class Sequential(Module):
     def predict(self, x, batch_size=32, verbose="auto"):
         """The model's outputs for `x`, computed in inference mode (no dropout), as a numpy array."""
         x = np.asarray(x)
-        return np.concatenate([out for _, out in self._predict_batches(x, batch_size, verbose)])
+        batches = list(self._predict_batches(x, batch_size, verbose))
+        samples = np.concatenate([samples for samples, _ in batches])
+        outputs = np.concatenate([output for _, output in batches])
+        in_order = np.empty_like(outputs)
+        in_order[samples] = outputs
+        return in_order
 
     def _predict_batches(self, x, batch_size, verbose):
+        """Yield (sample indices, outputs) batch by batch, in inference mode.
+
+        When the first layer masks its input (e.g. `Embedding(mask_zero=True)`), the samples go
+        in order of length: batches of similar lengths run fewer steps (see `bucket_by_length`),
+        and in inference a sample's output does not depend on its batch mates. (It may differ
+        in the last bits of rounding: the matrix products are of other sizes.)
+        """
         steps = math.ceil(len(x) / batch_size)
+        masked = bool(self.layers) and x.ndim >= 2 and self.layers[0].compute_mask(x[:1]) is not None
+        order = np.argsort(sequence_lengths(x), kind="stable") if masked else np.arange(len(x))
         bar = ProgressBar(steps, 1 if verbose == "auto" else verbose)
         was_training = self.training
         self.eval()
         try:
             with no_grad():
                 for step in range(steps):
-                    start = step * batch_size
-                    yield start, self(x[start:start + batch_size], training=False).data
+                    samples = order[step * batch_size:(step + 1) * batch_size]
+                    yield samples, self(x[samples], training=False).data
                     bar.update(step + 1, {})
         finally:
             self.train(was_training)
