@@ -460,15 +460,13 @@ class WeightGradients:
             return
         gate_count, _, _, units = self.dz.shape
         first_slot = self.CHUNK_STEPS - count
-
-        def flat(array):  # (count, rows, ...) -> (count·rows, ...); a copy unless all rows take part
-            return array.reshape(count * rows, *array.shape[2:])
-
+        # (steps, rows, ...) -> (steps·rows, ...): copies unless every row takes part
         dz = self.dz[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
         dz_recurrent = dz if self.dz_recurrent is self.dz else \
             self.dz_recurrent[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
-        self.d_kernel_and_bias += np.matmul(flat(self.x_ones[start:end, :rows]).T, dz)
-        self.d_recurrent_kernel += np.matmul(flat(self.hidden[start:end, :rows]).T, dz_recurrent)
+        x_ones = self.x_ones[start:end, :rows].reshape(count * rows, -1)
+        self.d_kernel_and_bias += np.matmul(x_ones.T, dz)
+        self.d_recurrent_kernel += np.matmul(self.hidden[start:end, :rows].reshape(count * rows, units).T, dz_recurrent)
         if self.d_recurrent_bias is not None:
             self.d_recurrent_bias += dz_recurrent.sum(axis=1, keepdims=True)
         if self.d_x is not None:
@@ -595,14 +593,16 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
     np.matmul(x_ones.reshape(timesteps * batch, features + 1), kernel_and_bias,
               out=gates.reshape(gate_count, timesteps * batch, units))
 
-    # states[k][t] is state k before step t. A sequence waits in its initial state until its
-    # first real step, so every step starts out holding the initial states.
+    # states[k][t] is state k before step t; states[k][0] is the initial state.
     states = [allocate((timesteps + 1, batch, units)) for _ in steps.state_names]
     for buffer, initial in zip(states, tensors[4:]):
-        buffer[:] = schedule.sort_rows(initial.data, axis=0)
+        buffer[0] = schedule.sort_rows(initial.data, axis=0)
     started, padding, holes = schedule.started, schedule.padding, schedule.holes
     for t in range(timesteps):
         rows = started[t]
+        if rows < batch:  # the sequences that have not started wait in their initial states
+            for buffer in states:
+                buffer[t + 1, rows:] = buffer[t, rows:]
         if rows == 0:
             continue
         steps.use_rows(rows)
