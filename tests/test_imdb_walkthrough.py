@@ -103,8 +103,19 @@ def test_cli_trains_saves_predicts_and_guards_interrupted_runs(real, tmp_path, c
                  "--output", str(tmp_path / "masked.h5"), "--results", str(result), "--verbose", "0"]) == 0
     settings = json.loads(result.read_text())["settings"]
     assert settings["mask_zero"] and settings["bucket_by_length"] and settings["maxlen"] == 40
+    assert settings["decay_learning_rate"]
     masked = load_model(tmp_path / "masked.h5")
     assert masked.layers[0].mask_zero
+    # --quick trains 2,000 reviews: 16 batches of 128; over the last (only) epoch the learning rate falls to 0
+    schedule = masked.optimizer.get_config()["learning_rate"]
+    assert schedule == {"class_name": "LinearDecay", "config": {"initial_learning_rate": 1e-3, "decay_steps": 16,
+                                                                "end_learning_rate": 0.0, "hold_steps": 0}}
+    assert masked.optimizer.iterations == 16 and masked.optimizer.learning_rate == 0.0
+
+    assert main(["imdb", "train", "--quick", "--epochs", "1", "--maxlen", "40", "--constant-learning-rate",
+                 "--output", str(tmp_path / "constant.h5"), "--results", str(result), "--verbose", "0"]) == 0
+    assert not json.loads(result.read_text())["settings"]["decay_learning_rate"]
+    assert load_model(tmp_path / "constant.h5").optimizer.get_config()["learning_rate"] == 1e-3
     capsys.readouterr()
 
     (tmp_path / "imdb.h5.backup").write_bytes(b"")

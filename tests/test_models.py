@@ -16,6 +16,7 @@ from tinyseq.layers import LSTM, Dense, Dropout, Embedding
 from tinyseq.models import Sequential, load_model
 from tinyseq.models.progress import ProgressBar
 from tinyseq.optimizers import Adam
+from tinyseq.schedules import LinearDecay
 
 
 def small_model(vocabulary=50, maxlen=12, dropout=0.0):
@@ -261,6 +262,9 @@ def test_interrupted_then_resumed_training_equals_uninterrupted(tmp_path, capsys
 
     def run(callbacks):
         model = small_model(dropout=0.2)  # dropout and shuffling both draw from the seeded RNG
+        # a learning rate that falls across the interruption (steps 5 to 15 of 15) must resume in step too
+        model.compile(loss="binary_crossentropy", optimizer=Adam(LinearDecay(0.02, decay_steps=10, hold_steps=5)),
+                      metrics=["accuracy"])
         return model, model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=callbacks)
 
     tinyseq.random.seed(9)

@@ -31,7 +31,8 @@ def _imdb_train(args):
         sizes["maxlen"] = args.maxlen
     options = dict(output=args.output, epochs=args.epochs, batch_size=args.batch_size, num_words=args.num_words,
                    path=args.data, seed=args.seed, resume=args.resume, verbose=args.verbose,
-                   mask_zero=args.mask_zero, bucket_by_length=args.bucket, **sizes)
+                   mask_zero=args.mask_zero, bucket_by_length=args.bucket,
+                   decay_learning_rate=not args.constant_learning_rate, **sizes)
     try:
         result = train_seed_model(**options)
     except KeyboardInterrupt as stop:
@@ -91,6 +92,9 @@ def build_parser():
     train.add_argument("--bucket", action="store_true",
                        help="batch reviews of similar length together (seeded): with --mask-zero, fewer steps run; "
                             "other reviews share a batch, so training takes another path")
+    train.add_argument("--constant-learning-rate", action="store_true",
+                       help="keep Adam's learning rate at 0.001 throughout, as the walkthrough does (by default it "
+                            "falls linearly to 0 over the last epoch, so that the result depends less on the seed)")
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     train.set_defaults(run=_imdb_train)
 

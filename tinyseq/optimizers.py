@@ -14,13 +14,19 @@ Gradients can be clipped first, with Keras's options (at most one of them):
 `clipnorm` rescales each gradient whose L2 norm exceeds it, `global_clipnorm` rescales all of
 them together when their joint norm exceeds it, `clipvalue` clips each element to ±clipvalue.
 Clipping makes new arrays: the `.grad` arrays are never modified.
+
+The learning rate may be a number or a schedule from `tinyseq.schedules`, evaluated at the step
+count before each update.
 """
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .registry import Registry
+from .schedules import LearningRateSchedule, deserialize, serialize
 
 
 class Optimizer:
@@ -29,7 +35,8 @@ class Optimizer:
     Subclasses list their slots in `slot_names` and implement `update`.
 
     Args:
-        learning_rate: the step size.
+        learning_rate: the step size: a number, or a `LearningRateSchedule` of the step count
+            (or the dict `schedules.serialize` makes of one, as configs hold it).
         clipnorm: clip each gradient to this L2 norm.
         clipvalue: clip each gradient element to [-clipvalue, clipvalue].
         global_clipnorm: clip all gradients together to this joint L2 norm.
@@ -47,16 +54,33 @@ class Optimizer:
         for key, value in chosen.items():
             if not value > 0:
                 raise ValueError(f"{key} must be positive, got {value}")
-        if not learning_rate >= 0:
-            raise ValueError(f"learning_rate must be non-negative, got {learning_rate}")
         self.name = name or self.default_name
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = deserialize(learning_rate) if isinstance(learning_rate, dict) else learning_rate
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
         self.iterations = 0
         self._parameters = None  # fixed by the first step
         self._slots = {name: [] for name in self.slot_names}  # slot name -> one array per parameter
+
+    @property
+    def learning_rate(self):
+        """The learning rate of the next update (a schedule's value at the current step count).
+
+        Assign a number or a `LearningRateSchedule` to change it.
+        """
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return self._learning_rate(self.iterations)
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if not isinstance(value, LearningRateSchedule):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"{self.name}: learning_rate must be a non-negative number or a "
+                                 f"LearningRateSchedule, got {value!r}")
+            value = float(value)
+        self._learning_rate = value
 
     # ---- stepping -------------------------------------------------------------------------
     def step(self, parameters):
@@ -149,11 +173,14 @@ class Optimizer:
 
     def get_config(self):
         """The constructor arguments as a JSON-able dict: `type(optimizer)(**config)` rebuilds it."""
-        return {"name": self.name, "learning_rate": self.learning_rate, "clipnorm": self.clipnorm,
+        learning_rate = self._learning_rate
+        if isinstance(learning_rate, LearningRateSchedule):
+            learning_rate = serialize(learning_rate)
+        return {"name": self.name, "learning_rate": learning_rate, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
     def __repr__(self):
-        return f"<{type(self).__name__} {self.name!r} learning_rate={self.learning_rate}>"
+        return f"<{type(self).__name__} {self.name!r} learning_rate={self._learning_rate}>"
 
 
 class SGD(Optimizer):

@@ -370,10 +370,10 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
     the pools in turn, every `BUCKET_POOL_BATCHES` consecutive steps see every range of lengths
     once, and an epoch cannot end on a streak of one length. And the smaller the pool, the more
     each batch looks like a random one. Measured on IMDB's seed model (2 epochs, mask_zero,
-    11 seeds each, test accuracy): random batches mean 87.0 % (84.6 to 88.3 %); pools of 2 in
-    turn 86.7 % (84.9 to 87.8 %), while running 338 of the 500 steps per batch; pools of 8 in
-    turn 85.8 % (78.7 to 88.0 %, 247 steps), as some runs met a loss spike late in training and
-    did not recover. See benchmarks/README.md.
+    Adam at a constant 0.001, 11 seeds each, test accuracy): random batches mean 87.0 % (84.6 to
+    88.3 %); pools of 2 in turn 86.7 % (84.9 to 87.8 %), while running 338 of the 500 steps per
+    batch; pools of 8 in turn 85.8 % (78.7 to 88.0 %, 247 steps), as some runs met a loss spike
+    late in training and did not recover. See benchmarks/README.md.
 
     Every draw comes from the seeded generator (`tinyseq.random`), and `fit` keeps the order
     in its `TrainingState`, so a checkpointed epoch resumes exactly. Without `shuffle` nothing
