@@ -49,7 +49,7 @@ print(json.dumps({"accuracy": result.test_accuracy}))
 """
 
 RUN_KERAS = """
-import json, os, sys
+import json, math, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 os.environ["KERAS_BACKEND"] = "tensorflow"
 import tensorflow as tf
@@ -64,7 +64,7 @@ keras.utils.set_random_seed(seed)
 
 class HoldThenFall(keras.optimizers.schedules.LearningRateSchedule):
     # tinyseq's LinearDecay(0.001, decay_steps=one epoch, hold_steps=one epoch), for Keras
-    steps = -(-len(x) // 128)
+    steps = math.ceil(len(x) / 128)
 
     def __call__(self, step):
         return 1e-3 * keras.ops.clip((2 * self.steps - keras.ops.cast(step, "float32")) / self.steps, 0.0, 1.0)

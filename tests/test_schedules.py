@@ -7,7 +7,9 @@ import pytest
 
 from tinyseq import Tensor
 from tinyseq.optimizers import SGD, Adam
-from tinyseq.schedules import LinearDecay, deserialize, serialize
+from tinyseq.layers import LSTM, Dense, Embedding
+from tinyseq.models import Sequential
+from tinyseq.schedules import LearningRateSchedule, LinearDecay, deserialize, serialize
 
 
 def test_linear_decay_holds_then_falls_in_a_straight_line_then_stays():
@@ -22,6 +24,10 @@ def test_linear_decay_holds_then_falls_in_a_straight_line_then_stays():
     (dict(initial_learning_rate=1, decay_steps=0), "decay_steps must be a whole number ≥ 1, got 0"),
     (dict(initial_learning_rate=1, decay_steps=2.5), "decay_steps must be a whole number ≥ 1, got 2.5"),
     (dict(initial_learning_rate=1, decay_steps=2, hold_steps=-1), "hold_steps must be a whole number ≥ 0, got -1"),
+    (dict(initial_learning_rate="fast", decay_steps=3), "got initial_learning_rate='fast', end_learning_rate=0.0"),
+    (dict(initial_learning_rate=1, decay_steps=float("nan")), "decay_steps must be a whole number ≥ 1, got nan"),
+    (dict(initial_learning_rate=1, decay_steps="10"), "decay_steps must be a whole number ≥ 1, got '10'"),
+    (dict(initial_learning_rate=1, decay_steps=2, hold_steps=True), "hold_steps must be a whole number ≥ 0, got True"),
 ])
 def test_linear_decay_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -69,10 +75,33 @@ def test_a_schedule_is_saved_in_the_optimizer_config_and_rebuilt():
 
 
 def test_unknown_schedules_and_bad_learning_rates_are_named():
-    with pytest.raises(ValueError, match="Unknown learning-rate schedule 'CosineDecay'; known: LinearDecay"):
+    with pytest.raises(ValueError, match="Unknown learning-rate schedule 'CosineDecay'; valid names: lineardecay"):
         deserialize({"class_name": "CosineDecay", "config": {}})
     for bad in (-0.1, "fast", None):
         with pytest.raises(ValueError, match=f"adam: learning_rate must be a non-negative number or a "
                                              f"LearningRateSchedule, got {bad!r}"):
             Adam(bad)
     assert deserialize(serialize(LinearDecay(2.0, 5))).get_config() == LinearDecay(2.0, 5).get_config()
+
+
+def test_a_schedule_of_your_own_trains_but_saving_it_is_refused_by_name(tmp_path):
+    class Halving(LearningRateSchedule):
+        def __call__(self, step):
+            return 0.1 / 2 ** step
+
+        def get_config(self):
+            return {}
+
+    weight = Tensor(np.array([1.0]), requires_grad=True)
+    optimizer = SGD(Halving())
+    for _ in range(2):
+        weight.grad = np.array([1.0])
+        optimizer.step([weight])
+    np.testing.assert_allclose(weight.data, [1.0 - 0.1 - 0.05])
+    # a saved model must load back, and no name could rebuild this class: refuse before writing
+    model = Sequential([Embedding(10, 2, input_length=3), LSTM(2), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer=SGD(Halving()))
+    model.fit(np.array([[1, 2, 3], [4, 5, 6]]), np.array([0, 1]), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="cannot serialize the custom learning-rate schedule .*Halving"):
+        model.save(tmp_path / "model.h5")
+    assert list(tmp_path.iterdir()) == []

@@ -21,12 +21,10 @@ count before each update.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .registry import Registry
-from .schedules import LearningRateSchedule, deserialize, serialize
+from .schedules import LearningRateSchedule, deserialize, is_non_negative_number, serialize
 
 
 class Optimizer:
@@ -76,7 +74,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         if not isinstance(value, LearningRateSchedule):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+            if not is_non_negative_number(value):
                 raise ValueError(f"{self.name}: learning_rate must be a non-negative number or a "
                                  f"LearningRateSchedule, got {value!r}")
             value = float(value)

@@ -11,6 +11,10 @@ a checkpoint, a resumed run gets exactly the learning rates of an uninterrupted 
 
 from __future__ import annotations
 
+import numbers
+
+from .registry import Registry
+
 
 class LearningRateSchedule:
     """Base class: `schedule(step)` is the learning rate of the update that follows `step` updates.
@@ -46,13 +50,12 @@ class LinearDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0, hold_steps=0):
-        if not initial_learning_rate >= 0 or not end_learning_rate >= 0:
+        if not (is_non_negative_number(initial_learning_rate) and is_non_negative_number(end_learning_rate)):
             raise ValueError(f"LinearDecay: learning rates must be non-negative, got initial_learning_rate="
-                             f"{initial_learning_rate}, end_learning_rate={end_learning_rate}")
-        if int(decay_steps) != decay_steps or decay_steps < 1:
-            raise ValueError(f"LinearDecay: decay_steps must be a whole number ≥ 1, got {decay_steps}")
-        if int(hold_steps) != hold_steps or hold_steps < 0:
-            raise ValueError(f"LinearDecay: hold_steps must be a whole number ≥ 0, got {hold_steps}")
+                             f"{initial_learning_rate!r}, end_learning_rate={end_learning_rate!r}")
+        for name, value, least in (("decay_steps", decay_steps, 1), ("hold_steps", hold_steps, 0)):
+            if not (is_non_negative_number(value) and float(value).is_integer() and value >= least):
+                raise ValueError(f"LinearDecay: {name} must be a whole number ≥ {least}, got {value!r}")
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps = int(decay_steps)
         self.end_learning_rate = float(end_learning_rate)
@@ -68,11 +71,21 @@ class LinearDecay(LearningRateSchedule):
                 "end_learning_rate": self.end_learning_rate, "hold_steps": self.hold_steps}
 
 
-SCHEDULES = {"LinearDecay": LinearDecay}
+def is_non_negative_number(value):
+    """Whether `value` can be a learning rate (or a step count): a real number ≥ 0, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0
+
+
+_REGISTRY = Registry("learning-rate schedule", {"lineardecay": LinearDecay})
 
 
 def serialize(schedule):
-    """A schedule as a JSON-able dict (what an optimizer's config holds)."""
+    """A schedule as a JSON-able dict (what an optimizer's config holds).
+
+    Raises:
+        ValueError: for a schedule class of your own, which a saved model could not rebuild.
+    """
+    _REGISTRY.name_of(type(schedule))
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
@@ -82,7 +95,4 @@ def deserialize(config):
     Raises:
         ValueError: for an unknown schedule class (the message lists the known ones).
     """
-    if config.get("class_name") not in SCHEDULES:
-        raise ValueError(f"Unknown learning-rate schedule {config.get('class_name')!r}; "
-                         f"known: {', '.join(sorted(SCHEDULES))}")
-    return SCHEDULES[config["class_name"]](**config["config"])
+    return _REGISTRY.get(config.get("class_name"))(**config["config"])

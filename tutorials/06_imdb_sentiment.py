@@ -25,6 +25,7 @@
 
 # %%
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -264,7 +265,7 @@ show(figure, "imdb-seeds")
 from tinyseq.optimizers import Adam
 from tinyseq.schedules import LinearDecay
 
-steps_per_epoch = -(-25000 // 128)
+steps_per_epoch = math.ceil(25000 / 128)  # the last batch is a short one
 schedule = LinearDecay(1e-3, decay_steps=steps_per_epoch, hold_steps=steps_per_epoch)
 model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=schedule), metrics=["accuracy"])
 print(model.optimizer)

@@ -11,6 +11,7 @@ the walkthrough's) falls linearly to 0 over the last epoch (`walkthrough_optimiz
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -130,7 +131,7 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
     (x_train, y_train), (x_test, y_test) = prepare_data(num_words, maxlen, path, train_samples, test_samples)
     if verbose:
         print(f"{len(x_train)} train sequences, {len(x_test)} test sequences, padded to {x_train.shape[1]}")
-    steps_per_epoch = -(-len(x_train) // batch_size)
+    steps_per_epoch = math.ceil(len(x_train) / batch_size)
     model = build_seed_model(num_words, maxlen, mask_zero=mask_zero,
                              optimizer=walkthrough_optimizer(steps_per_epoch, epochs, decay_learning_rate))
     if verbose:
