@@ -29,6 +29,12 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plots,docs]"
+# The oracle tests compare tinyseq with PyTorch and Keras where those are installed (and skip
+# where not). TINYSEQ_TEST_PEERS=1 installs them: the CPU build of torch, pinned, since an unpinned
+# torch pulls gigabytes of CUDA packages.
+if [ "${1:-}" = test ] && [ "${TINYSEQ_TEST_PEERS:-}" = 1 ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 -e ".[peers]"
+fi
 
 # The labeled IMDB archive, where this checkout sits beside a shared data folder.
 if [ -z "${TINYSEQ_DATA:-}" ] && [ -f ../shared/data/aclImdb_v1_labeled.tar.gz ]; then

@@ -211,3 +211,79 @@ def test_non_numeric_dtype_is_refused():
 def test_pow_needs_a_number_exponent():
     with pytest.raises(TypeError, match="pow: the exponent must be a Python number"):
         ts.tensor([2.0]) ** ts.tensor([2.0])
+
+
+# ---- the engine refuses, never reshapes; sparse gradients are a protocol ---------------------
+def test_a_backward_whose_gradient_does_not_reduce_to_its_input_is_an_error_naming_the_op():
+    # Same number of elements, wrong shape: an engine that reshaped would hide this bug.
+    wrong_turn = ts.ops.primitive(1)(lambda a: (a.T.copy(), lambda g: (g,)))
+    wrong_turn.__name__ = "wrong_turn"
+    x = leaf(np.ones((2, 3)))
+    with pytest.raises(ts.ShapeError, match=r"^<lambda>: its backward returned a gradient of shape "
+                                            r"\(3, 2\), which does not reduce to its input's shape \(2, 3\)"):
+        wrong_turn(x).sum().backward()
+    assert x.grad is None
+
+
+def test_any_gradient_with_add_into_is_added_into_one_buffer():
+    class EveryOther:
+        """A sparse gradient of our own: ones at the even positions."""
+        def __init__(self, g):
+            self.g = g
+
+        def add_into(self, buffer):
+            buffer[::2] += self.g[::2]
+    pick_evens = ts.ops.primitive(1)(lambda a: (a.copy(), lambda g: (EveryOther(g),)))
+    x = leaf(np.zeros(5))
+    (pick_evens(x) + x).sum().backward()       # dense and sparse gradients meet in one sum
+    np.testing.assert_array_equal(x.grad, [2, 1, 2, 1, 2])
+
+
+def test_power_zero_has_zero_gradient_everywhere_including_at_zero():
+    x = leaf([0.0, 2.0, -3.0])
+    y = x ** 0
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, [1, 1, 1])
+    np.testing.assert_array_equal(x.grad, [0, 0, 0])
+
+
+def test_an_integer_result_does_not_require_grad():
+    x = leaf([1.6, -2.2])
+    ids = x.astype(np.int32)
+    assert not ids.requires_grad and ids.backward_fn is None
+    np.testing.assert_array_equal(ids.data, [1, -2])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ids.sum().backward()
+
+
+def test_split_names_its_parts_for_drawings():
+    z = leaf(np.arange(8.0).reshape(1, 8))
+    z_i, z_f = ts.split(z, 2, names=("z_i", "z_f"))
+    assert (z_i.name, z_f.name) == ("z_i", "z_f") and (z * 1).name is None
+    with pytest.raises(ValueError, match="split: 3 names given for 2 parts"):
+        ts.split(z, 2, names=("a", "b", "c"))
+
+
+@pytest.mark.parametrize("ids, error, message", [
+    ([2**70 + 1], IndexError, r"id 1180591620717411303425 at position \(0,\) is outside"),
+    ([float("inf")], IndexError, r"id inf at position \(0,\) is outside"),
+    ([np.uint64(2**63 + 5)], IndexError, r"id 9223372036854775813 at position \(0,\)"),
+    ([True, False], TypeError, r"ids must be integers, got booleans"),
+    ([[0, 1.5]], TypeError, r"ids must be whole numbers, got 1.5 at position \(0, 1\)"),
+    ([float("nan")], TypeError, r"ids must be whole numbers, got nan"),
+])
+def test_embedding_reports_the_id_as_given(ids, error, message):
+    with pytest.raises(error, match=r"^embedding: " + message):
+        ts.embedding(ts.tensor(np.ones((5, 2))), ids)
+
+
+def test_star_import_keeps_python_builtins_and_subpackages_are_attributes():
+    namespace = {}
+    exec("from tinyseq import *", namespace)
+    assert not {"sum", "max", "abs", "pow"} & set(namespace)
+    assert "tensor" in namespace and "no_grad" in namespace
+    import tinyseq
+    for name in ("nn", "models", "viz", "datasets", "experiments", "optimizers", "losses"):
+        assert getattr(tinyseq, name).__name__ == f"tinyseq.{name}"
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        tinyseq.nope

@@ -159,3 +159,62 @@ def test_gradcheck_reports_the_worst_element():
     result = ts.gradcheck(lambda x: bad_square(x).sum(), [1.0, 2.0], raise_on_failure=False)
     assert not result and result.index == (1,) and result.analytic == 6.0
     assert abs(result.numeric - 4.0) < 1e-6
+
+
+# ---- every op that takes axes, with negative and permuted axes ---------------------------
+def signed_axes(data, ndim, permutation):
+    """Axes as a user may write them: each one either counted from the start or from the end."""
+    return tuple(axis - ndim if data.draw(st.booleans()) else axis for axis in permutation)
+
+
+@given(shape=array_shapes(min_dims=1, max_dims=4, max_side=3), data=st.data(), seed=seeds)
+def test_transpose_gradient_with_negative_and_permuted_axes(shape, data, seed):
+    permutation = data.draw(st.permutations(range(len(shape))))
+    axes = signed_axes(data, len(shape), permutation)
+    x = np.random.default_rng(seed).standard_normal(shape)
+    ts.gradcheck(lambda t: t.transpose(axes), x)
+    ts.gradcheck(lambda t: ts.transpose(t, axes), x)
+    assert ts.tensor(x).transpose(axes).shape == x.transpose(axes).shape
+
+
+@pytest.mark.parametrize("reduce", [ts.sum, ts.mean, ts.max])
+@given(shape=array_shapes(min_dims=1, max_dims=4, max_side=3), keepdims=st.booleans(),
+       data=st.data(), seed=seeds)
+def test_reduction_gradient_over_several_signed_axes_in_any_order(reduce, shape, keepdims, data, seed):
+    chosen = data.draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True))
+    axis = signed_axes(data, len(shape), chosen)
+    x = np.random.default_rng(seed).permutation(np.arange(np.prod(shape))).reshape(shape) * 0.1
+    ts.gradcheck(lambda t: reduce(t, axis=axis, keepdims=keepdims), x)
+
+
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4), data=st.data(), seed=seeds)
+def test_concat_stack_split_gradient_on_any_signed_axis(shape, data, seed):
+    rng = np.random.default_rng(seed)
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    ts.gradcheck(lambda p, q: ts.concat([p, q], axis=axis), a, b)
+    ts.gradcheck(lambda p, q: ts.stack([p, q], axis=axis), a, b)
+    new_axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    ts.gradcheck(lambda p, q: ts.stack([p, q], axis=new_axis), a, b)
+    parts = shape[axis]
+    ts.gradcheck(lambda t: ts.concat(ts.split(t, parts, axis=axis)[::-1], axis=axis), a)
+
+
+@pytest.mark.parametrize("composite", [ts.softmax, ts.log_softmax, ts.logsumexp])
+@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data(), seed=seeds)
+def test_composite_gradient_on_any_signed_axis(composite, shape, data, seed):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    ts.gradcheck(lambda t: composite(t, axis=axis), np.random.default_rng(seed).standard_normal(shape) * 3)
+
+
+@pytest.mark.parametrize("axes", [(0, 0, 1), (0, 1), (0, 1, 3), (0, 1, -4), (2, 1, 0, 3)])
+def test_transpose_refuses_axes_that_are_not_a_permutation(axes):
+    with pytest.raises(ts.ShapeError, match=r"transpose: axes .* are not a permutation of the 3 axes of shape \(2, 3, 4\)"):
+        ts.tensor(np.zeros((2, 3, 4))).transpose(axes)
+
+
+@pytest.mark.parametrize("call", [lambda t: ts.split(t, 2, axis=2), lambda t: ts.sum(t, axis=-3),
+                                  lambda t: ts.concat([t, t], axis=5)])
+def test_an_axis_out_of_range_is_a_shape_error_naming_the_op(call):
+    with pytest.raises(ts.ShapeError, match=r"^(split|sum|concat): .*out of (range|bounds)"):
+        call(ts.tensor(np.zeros((2, 4))))

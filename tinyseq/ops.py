@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .tensor import IndexedGrad, ShapeError, Tensor, make_node
+from .tensor import ShapeError, Tensor, make_node
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",
            "relu", "abs", "maximum", "minimum", "clip", "where", "matmul", "sum", "mean", "max",
@@ -104,6 +104,8 @@ def pow(a, exponent):
     """a ** exponent for a Python number `exponent` (tensor ** tensor: use exp(b * log(a)))."""
     if isinstance(exponent, Tensor) or not np.isscalar(exponent):
         raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
+    if exponent == 0:  # the derivative of a**0 is 0 everywhere, also at a = 0 (not 0 * inf)
+        return np.ones_like(a), lambda g: (np.zeros_like(a),)
     return a ** exponent, lambda g: (g * exponent * a ** (exponent - 1),)
 
 
@@ -194,7 +196,8 @@ def where(condition, x, y):
 
 @primitive(1)
 def astype(a, dtype):
-    """Convert to another floating dtype; the gradient is converted back."""
+    """Convert to another dtype. To a floating dtype the gradient is converted back; an
+    integer or boolean result has no gradient (it does not require grad)."""
     return a.astype(dtype), lambda g: (g.astype(a.dtype),)
 
 
@@ -265,9 +268,36 @@ def reshape(a, shape):
 
 @primitive(1)
 def transpose(a, axes=None):
-    """Permute the axes (reverse them when `axes` is None)."""
-    inverse = None if axes is None else np.argsort(axes)
+    """Permute the axes (reverse them when `axes` is None); negative axes count from the end."""
+    if axes is not None:
+        axes = tuple(axes)
+        if sorted(axis % a.ndim if -a.ndim <= axis < a.ndim else axis for axis in axes) != list(range(a.ndim)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the {a.ndim} axes "
+                             f"of shape {a.shape}")
+        axes = tuple(axis % a.ndim for axis in axes)
+    inverse = None if axes is None else tuple(np.argsort(axes))
     return a.transpose(axes), lambda g: (g.transpose(inverse),)
+
+
+class IndexedGrad:
+    """A gradient that is zero except at `index`: what getitem's backward returns.
+
+    It follows the engine's protocol for sparse gradients, `add_into(buffer)`: the engine adds
+    it into one buffer per input, so the many slices an RNN takes of a tensor (one per time
+    step) cost their own size, not a full-size array of zeros each.
+    """
+
+    __slots__ = ("index", "values", "basic")
+
+    def __init__(self, index, values, basic):
+        self.index, self.values, self.basic = index, values, basic
+
+    def add_into(self, buffer):
+        """buffer[index] += values; repeated integer indices add up (np.add.at)."""
+        if self.basic:
+            buffer[self.index] += self.values
+        else:
+            np.add.at(buffer, self.index, self.values)
 
 
 def _is_basic(index):
@@ -329,11 +359,14 @@ def stack(tensors, axis=0):
     return _stack(list(tensors), axis)
 
 
-def split(x, sections, axis=-1):
+def split(x, sections, axis=-1, names=None):
     """Split into `sections` equal parts (an int) or at the given indices (a list), as np.split.
 
-    Built from getitem, so each part's gradient flows back into its slice of `x`.
+    Built from getitem, so each part's gradient flows back into its slice of `x`. `names`, one
+    per part, label the parts in drawings: `z_i, z_f = split(z, 2, names=("z_i", "z_f"))`.
     """
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"split: axis {axis} is out of range for shape {x.shape}")
     length = x.shape[axis]
     if isinstance(sections, int):
         if sections <= 0 or length % sections:
@@ -341,8 +374,13 @@ def split(x, sections, axis=-1):
         bounds = list(range(0, length + 1, length // sections))
     else:
         bounds = [0, *sections, length]
+    if names is not None and len(names) != len(bounds) - 1:
+        raise ValueError(f"split: {len(names)} names given for {len(bounds) - 1} parts")
     prefix = (slice(None),) * (axis % x.ndim)
-    return [getitem(x, prefix + (slice(start, stop),)) for start, stop in zip(bounds, bounds[1:])]
+    parts = [getitem(x, prefix + (slice(start, stop),)) for start, stop in zip(bounds, bounds[1:])]
+    for part, name in zip(parts, names or ()):
+        part.name = name
+    return parts
 
 
 # ---- embedding lookup ------------------------------------------------------------------
@@ -367,20 +405,36 @@ def checked_ids(values, limit, op, noun, collection):
     """`values` as an int64 array, after checking each is a whole number in [0, limit).
 
     Raises:
-        TypeError: for values that are not whole numbers.
-        IndexError: naming the op, the first bad value, its position and the valid range.
+        TypeError: for values that are not numbers, booleans, or numbers with a fraction.
+        IndexError: naming the op, the first bad value as given, its position and the valid range.
     """
     values = np.asarray(values)
-    if values.dtype.kind not in "iu":
-        if values.size and not np.array_equal(values, np.round(values)):
-            raise TypeError(f"{op}: {noun}s must be integers, got {values.dtype} values")
-    values = values.astype(np.int64)
+    if values.dtype.kind == "b":
+        raise TypeError(f"{op}: {noun}s must be integers, got booleans (True/False are not {noun}s)")
+    if values.dtype.kind == "O":  # Python ints too large for any numpy integer, or mixed data
+        for position in np.ndindex(values.shape):
+            value = values[position]
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"{op}: {noun}s must be integers, got {value!r} at position {position}")
+            if not 0 <= value < limit:
+                raise IndexError(f"{op}: {noun} {value} at position {position} is outside {collection} "
+                                 f"(valid {noun}s: 0..{limit - 1})")
+        values = values.astype(np.int64)
+    if values.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: {noun}s must be integers, got {values.dtype} values")
+    if values.dtype.kind == "f" and values.size and not np.array_equal(values, np.round(values)):
+        position = tuple(int(i) for i in np.argwhere(values != np.round(values))[0])
+        raise TypeError(f"{op}: {noun}s must be whole numbers, got {values[position].item()} at "
+                        f"position {position}")
+    # Compare in the values' own dtype, before converting: 2**70 or inf must not wrap around.
     bad = (values < 0) | (values >= limit)
     if bad.any():
         position = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise IndexError(f"{op}: {noun} {values[position]} at position {position} is outside "
+        value = values[position].item()
+        shown = int(value) if np.isfinite(value) else value
+        raise IndexError(f"{op}: {noun} {shown} at position {position} is outside "
                          f"{collection} (valid {noun}s: 0..{limit - 1})")
-    return values
+    return values.astype(np.int64)
 
 
 def scatter_add_rows(rows, ids, num_rows):

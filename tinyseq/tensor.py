@@ -1,12 +1,14 @@
 """The autograd core: a `Tensor` that remembers how it was made, and `backward()`.
 
 A tensor made by an op keeps its inputs (`parents`) and a small function (`backward_fn`) that
-turns the gradient of its output into gradients for each input. `backward()` walks that graph
-from the output to the leaves in reverse topological order, summing gradients where a tensor
-feeds several ops. Two jobs are done here, once, for every op:
+turns the gradient of its output into gradients for each input. `backward()` is three steps:
 
-* reducing a gradient to its input's shape when the forward pass broadcast that input, and
-* freeing each node's saved arrays as soon as its gradient has been passed on.
+1. walk the graph into reverse topological order (`reverse_topological_order`), so each node
+   comes after every node it feeds;
+2. for each node in that order, call its `backward_fn` and add what it returns into its
+   parents' sums (`GradientSums`, which also reduces a gradient to its input's shape when the
+   forward pass broadcast that input, once, for every op);
+3. free the node's saved arrays as soon as its gradient has been passed on.
 
 The ops themselves (forward next to backward) live in `tinyseq.ops`.
 """
@@ -43,10 +45,11 @@ class Tensor:
         backward_fn: maps the output gradient to one gradient per parent (None for leaves).
         op: the name of the op that made it ("leaf" for tensors made from data).
         scope: the `name_scope` path active when it was made, e.g. ("lstm", "forget_gate").
+        name: an optional label for drawings, e.g. "z_f" for the forget gate's block of z.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "parents", "backward_fn", "op", "scope",
-                 "retains_grad", "__weakref__")
+                 "retains_grad", "name", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators: array * tensor -> tensor
     __hash__ = object.__hash__  # __eq__ compares values; identity stays the hash
 
@@ -61,6 +64,7 @@ class Tensor:
         self.op = "leaf"
         self.scope = _scope
         self.retains_grad = False
+        self.name = None
 
     # ---- plain information -------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="The shape of `data`.")
@@ -126,6 +130,22 @@ class Tensor:
 
         Leaf gradients add up across calls, as in PyTorch: call `zero_grad()` between steps.
         """
+        grads = GradientSums(self, self._seed_gradient(grad))
+        add_to_sum = grads.add
+        for node in reverse_topological_order(self):
+            grad = grads.pop(node)
+            if node.backward_fn is None or node.retains_grad:
+                node.grad = grad.copy() if node.grad is None else node.grad + grad
+            if node.backward_fn is None:
+                continue
+            for parent, parent_grad in zip(node.parents, node.backward_fn(grad)):
+                if parent.requires_grad:
+                    add_to_sum(parent, parent_grad, node.op)
+            if not retain_graph:
+                node.backward_fn = _graph_freed  # drops the closure and the arrays it saved
+
+    def _seed_gradient(self, grad):
+        """The gradient backward starts from: `grad`, checked against this tensor, or 1."""
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad; no input that "
                                "led to it has requires_grad=True")
@@ -134,91 +154,91 @@ class Tensor:
                 raise RuntimeError(f"backward: a gradient can be implied only for a one-element "
                                    f"tensor, but this one has shape {self.shape}; pass grad= "
                                    f"of that shape or reduce it first (e.g. .sum())")
-            grad = np.ones_like(self.data)
+            return np.ones_like(self.data)
+        grad = np.asarray(_value(grad), dtype=self.data.dtype)
+        if grad.shape != self.shape:
+            raise ShapeError(f"backward: grad has shape {grad.shape} but the tensor has shape {self.shape}")
+        return grad
+
+
+def reverse_topological_order(root):
+    """The nodes that lead to `root` and require grad, each one before the nodes it was made from.
+
+    A depth-first walk with an explicit stack (an unrolled RNN makes graphs far deeper than
+    Python's recursion limit): a node is listed after all its parents, then the list is reversed.
+    """
+    order, seen = [], {root}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent.requires_grad and parent not in seen:
+                seen.add(parent)
+                stack.append((parent, iter(parent.parents)))
+                break
         else:
-            grad = np.asarray(_value(grad), dtype=self.data.dtype)
-            if grad.shape != self.shape:
-                raise ShapeError(f"backward: grad has shape {grad.shape} but the tensor has shape {self.shape}")
-
-        # Pass 1: count, for every node, how many graph edges lead into it from its consumers.
-        # A node is ready once all of them have delivered their gradient. (Iterative: an
-        # unrolled RNN makes graphs far deeper than Python's recursion limit.)
-        pending = {self: 0}
-        stack = [self]
-        while stack:
-            node = stack.pop()
+            stack.pop()
             if node.backward_fn is _graph_freed:
-                _graph_freed(None)
-            for parent in node.parents:
-                if parent.requires_grad:
-                    if parent in pending:
-                        pending[parent] += 1
-                    else:
-                        pending[parent] = 1
-                        stack.append(parent)
-
-        # Pass 2: hand gradients down in reverse topological order. `owned` holds the nodes
-        # whose gradient buffer the engine allocated itself, so it may add into it in place.
-        grads, owned = {self: grad}, set()
-        ready = [self]
-        while ready:
-            node = ready.pop()
-            grad = grads.pop(node)
-            if node.backward_fn is None or node.retains_grad:
-                node.grad = grad.copy() if node.grad is None else node.grad + grad
-            if node.backward_fn is None:
-                continue
-            for parent, parent_grad in zip(node.parents, node.backward_fn(grad)):
-                if not parent.requires_grad:
-                    continue
-                if parent_grad.__class__ is IndexedGrad:
-                    if parent not in owned:
-                        grads[parent] = grads[parent].copy() if parent in grads else np.zeros_like(parent.data)
-                        owned.add(parent)
-                    parent_grad.add_into(grads[parent])
-                else:
-                    if parent_grad.shape != parent.data.shape:
-                        parent_grad = sum_to_shape(parent_grad, parent.data.shape)
-                    if parent in owned:
-                        grads[parent] += parent_grad
-                    elif parent in grads:
-                        grads[parent] = grads[parent] + parent_grad
-                        owned.add(parent)
-                    else:
-                        grads[parent] = parent_grad
-                pending[parent] -= 1
-                if pending[parent] == 0:
-                    ready.append(parent)
-            if not retain_graph:
-                node.backward_fn = _graph_freed  # drops the closure and the arrays it saved
+                _graph_freed(None)  # refuse before any gradient has been accumulated
+            order.append(node)
+    return reversed(order)
 
 
-class IndexedGrad:
-    """A gradient that is zero except at `index`, as getitem's backward returns it.
+class GradientSums:
+    """The gradients on their way back: one per node, summed over the ops that node feeds.
 
-    The engine adds it into one buffer per input, so the many slices an RNN takes of a tensor
-    (one per time step) cost their own size, not a full-size array of zeros each.
+    A gradient is a numpy array or a sparse gradient: any object with `add_into(buffer)`, as
+    getitem's backward returns. A node's first array is kept as it is; when a second arrives,
+    the sum goes into a buffer this class allocated, and later ones are added into it in place
+    (an op's gradient array may be shared, e.g. by `add`, so it is never written into).
     """
 
-    __slots__ = ("index", "values", "basic")
+    __slots__ = ("grads", "owned")
 
-    def __init__(self, index, values, basic):
-        self.index, self.values, self.basic = index, values, basic
+    def __init__(self, root, grad):
+        self.grads, self.owned = {root: grad}, set()
 
-    def add_into(self, buffer):
-        """buffer[index] += values; repeated integer indices add up (np.add.at)."""
-        if self.basic:
-            buffer[self.index] += self.values
+    def add(self, node, grad, op):
+        """Add `grad`, which op `op` passed back, to `node`'s sum."""
+        if grad.__class__ is not np.ndarray and hasattr(grad, "add_into"):
+            grad.add_into(self._own(node))
+            return
+        if grad.shape != node.data.shape:
+            grad = sum_to_shape(grad, node.data.shape, op)
+        if node in self.owned:
+            self.grads[node] += grad
+        elif node in self.grads:
+            self.grads[node] = self.grads[node] + grad
+            self.owned.add(node)
         else:
-            np.add.at(buffer, self.index, self.values)
+            self.grads[node] = grad
+
+    def pop(self, node):
+        """Take out `node`'s finished gradient (every op it feeds has delivered its part)."""
+        self.owned.discard(node)
+        return self.grads.pop(node)
+
+    def _own(self, node):
+        if node not in self.owned:
+            current = self.grads.get(node)
+            self.grads[node] = np.zeros_like(node.data) if current is None else current.copy()
+            self.owned.add(node)
+        return self.grads[node]
 
 
-def sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back down to `shape` (the inverse of numpy broadcasting)."""
+def sum_to_shape(grad, shape, op="backward"):
+    """Sum a broadcast gradient back down to `shape` (the inverse of numpy broadcasting).
+
+    A gradient that is not a broadcast of `shape` is a bug in the backward of `op`: it raises
+    ShapeError naming the op, and is never reshaped to fit.
+    """
     leading = grad.ndim - len(shape)
+    if leading < 0 or any(size not in (1, grad_size) for size, grad_size in zip(shape, grad.shape[leading:])):
+        raise ShapeError(f"{op}: its backward returned a gradient of shape {grad.shape}, which does "
+                         f"not reduce to its input's shape {tuple(shape)}")
     axes = tuple(range(leading)) + tuple(
         leading + i for i, size in enumerate(shape) if size == 1 and grad.shape[leading + i] != 1)
-    return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad
 
 
 def as_array(data, dtype=None):
@@ -261,21 +281,26 @@ def tensor(data, requires_grad=False, dtype=None):
 
 
 def make_node(data, inputs, backward_fn, op):
-    """Wrap an op's output array as a tensor, recording the graph edge only when needed."""
+    """Wrap an op's output array as a tensor, recording the graph edge only when needed:
+    gradients are on, an input requires grad, and the output is floating point (an integer
+    result, such as `astype(int32)`, has no gradient)."""
     out = Tensor.__new__(Tensor)
     out.data = data
     out.grad = None
     out.op = op
     out.scope = _scope
     out.retains_grad = False
-    if _grad_enabled and any(t.requires_grad for t in inputs):
-        out.requires_grad = True
-        out.parents = inputs
-        out.backward_fn = backward_fn
-    else:
-        out.requires_grad = False
-        out.parents = ()
-        out.backward_fn = None
+    out.name = None
+    out.requires_grad = False
+    out.parents = ()
+    out.backward_fn = None
+    if _grad_enabled and data.dtype.kind == "f":
+        for tensor_in in inputs:  # a plain loop: any(<generator>) costs more than the op itself
+            if tensor_in.requires_grad:
+                out.requires_grad = True
+                out.parents = inputs
+                out.backward_fn = backward_fn
+                break
     return out
 
 

@@ -1,0 +1,37 @@
+"""All the process-wide state tinyseq keeps, in one list, and `clear_session` to reset it.
+
+Everything else lives in the objects you make (tensors, layers, models). These four do not:
+
+| state | where | what it holds | reset to |
+|---|---|---|---|
+| grad mode | `tensor._grad_enabled` | whether ops record the graph (`no_grad`) | on |
+| name scope | `tensor._scope` | the `name_scope` path new ops are tagged with | empty |
+| random generator | `random._generator` | every draw: initial weights, dropout, shuffling | reseeded |
+| fused workspace | `nn.fused.WORKSPACE` | big arrays the fused kernels reuse between calls | emptied |
+
+Layer and model names are not global: a model names its layers itself (`lstm`, `lstm_1`), so
+the same code gives the same names whatever ran before it.
+"""
+
+from __future__ import annotations
+
+from . import random, tensor
+from .nn import fused
+
+
+def clear_session(seed=None):
+    """Reset tinyseq's process-wide state, as if the program had just started.
+
+    Grad mode is switched back on, the name scope emptied, the fused kernels' workspace
+    emptied, and the random generator reseeded with `seed` (fresh entropy when None).
+
+    Example:
+        >>> import tinyseq
+        >>> tinyseq.clear_session(seed=0)
+        >>> tinyseq.is_grad_enabled()
+        True
+    """
+    tensor._grad_enabled = True
+    tensor._scope = ()
+    random.seed(seed)
+    fused.WORKSPACE.clear()
