@@ -1,18 +1,20 @@
-"""Tests for tinyseq.datasets.imdb: a tiny hand-made corpus, then the real archive."""
+"""Tests for tinyseq.datasets.imdb: a tiny hand-made corpus, damaged and incomplete data, bad
+arguments, then the real archive."""
 
+import gzip
 import hashlib
 import io
-import os
+import re
+import struct
 import sys
 import tarfile
-import time
-from pathlib import Path
+import zipfile
 from urllib.error import URLError
 
 import numpy as np
 import pytest
 
-from tinyseq.datasets import imdb
+from tinyseq.datasets import aclimdb, imdb
 
 # --------------------------------------------------------------------------
 # A tiny fake aclImdb with hand-computed ids.
@@ -62,14 +64,35 @@ def cache_dir(tmp_path, monkeypatch):
     return cache
 
 
+def write_folder(folder, reviews, readme=None):
+    """Writes `reviews` ({"train/neg/0_1.txt": text}) as an aclImdb folder; returns the folder."""
+    for name, text in reviews.items():
+        file = folder / name
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+    if readme is not None:
+        (folder / "README").write_text(readme, encoding="utf-8")
+    return folder
+
+
+def tar_bytes(reviews, readme=None):
+    """`reviews` as an uncompressed tar of aclImdb/ (records padded as tarfile writes them)."""
+    files = dict(reviews) if readme is None else {"README": readme, **reviews}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode("utf-8")
+            entry = tarfile.TarInfo(f"aclImdb/{name}")
+            entry.size = len(data)
+            tar.addfile(entry, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def fake_root(tmp_path):
     """A folder containing aclImdb/ with the fake reviews."""
     root = tmp_path / "data"
-    for name, text in FAKE_REVIEWS.items():
-        file = root / "aclImdb" / name
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(text, encoding="utf-8")
+    write_folder(root / "aclImdb", FAKE_REVIEWS)
     (root / "aclImdb" / "imdb.vocab").write_text("the\nand\n", encoding="utf-8")
     return root
 
@@ -80,6 +103,25 @@ def fake_tarball(fake_root, tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(fake_root / "aclImdb", arcname="aclImdb")
     return archive
+
+
+# A small stand-in for the official dataset: its README, and 2 reviews in each folder (the
+# fixture makes 2 the official count). Training counts: good 4, bad 3, film 2, plot 1.
+OFFICIAL_README = "Large Movie Review Dataset v1.0\n\nOverview\n"
+SMALL_REVIEWS = {
+    "train/neg/0_1.txt": "Bad, bad film.", "train/neg/1_2.txt": "Bad plot",
+    "train/pos/0_9.txt": "Good film", "train/pos/1_8.txt": "Good, good, good!",
+    "test/neg/0_3.txt": "Bad", "test/neg/1_4.txt": "Dull",
+    "test/pos/0_7.txt": "Good", "test/pos/1_10.txt": "Fine film",
+}
+SMALL_WORD_INDEX = {"good": 1, "bad": 2, "film": 3, "plot": 4}
+
+
+@pytest.fixture
+def small_official(monkeypatch):
+    """The bytes of a complete small official archive (aclImdb_v1.tar.gz)."""
+    monkeypatch.setattr(aclimdb, "REVIEWS_PER_GROUP", 2)
+    return gzip.compress(tar_bytes(SMALL_REVIEWS, readme=OFFICIAL_README), mtime=0)
 
 
 def as_lists(x):
@@ -122,9 +164,12 @@ def test_tinyseq_data_variable_is_used(fake_tarball, cache_dir, monkeypatch):
     assert imdb.get_word_index() == FAKE_WORD_INDEX
 
 
-def test_archive_in_cache_dir_is_used(fake_tarball, cache_dir):
+def test_archive_in_cache_dir_is_used(small_official, cache_dir):
     cache_dir.mkdir()
-    fake_tarball.rename(cache_dir / imdb.ARCHIVE_NAME)
+    (cache_dir / imdb.ARCHIVE_NAME).write_bytes(small_official)
+    assert imdb.get_word_index() == SMALL_WORD_INDEX
+    # the same data as a folder in the cache directory comes first
+    write_folder(cache_dir / "aclImdb", FAKE_REVIEWS)
     assert imdb.get_word_index() == FAKE_WORD_INDEX
 
 
@@ -136,8 +181,10 @@ def test_num_words_skip_top_and_oov_char(fake_root, cache_dir):
     # As in Keras, skip_top compares final ids, so it also hits the start marker (id 1).
     assert ids(skip_top=5)[0] == [2, 2, 2, 9]
     assert ids(num_words=8, oov_char=None) == sorted([[1, 6, 7, 4, 4], [1, 4, 4], [1, 6], [1, 6, 7, 5, 5], [1, 5]])
-    assert ids(start_char=None, index_from=0) == sorted([[3, 4, 5, 1, 1], [1, 1, 6], [7, 12, 10, 3, 8],
-                                                         [3, 4, 5, 2, 11, 2], [2, 9]])
+    assert ids(start_char=None, oov_char=None, index_from=0) == sorted([[3, 4, 5, 1, 1], [1, 1, 6], [7, 12, 10, 3, 8],
+                                                                        [3, 4, 5, 2, 11, 2], [2, 9]])
+    # the smallest num_words keeps the most frequent word (id index_from + 1) only
+    assert ids(num_words=5, oov_char=None) == sorted([[1, 4, 4], [1, 4, 4], [1], [1], [1]])
 
 
 def test_maxlen_drops_reviews_measured_before_oov_removal(fake_root, cache_dir):
@@ -183,18 +230,308 @@ def test_cache_is_reused_and_invalidated_when_data_changes(fake_root, cache_dir,
     assert len(list(cache_dir.glob("imdb-*.npz"))) == 2
 
 
-def test_wrong_paths_raise_file_not_found(tmp_path, cache_dir, monkeypatch):
+# --------------------------------------------------------------------------
+# Damaged and incomplete data: refused with a message that names the file,
+# says what is wrong and what to do, and nothing is cached.
+# --------------------------------------------------------------------------
+
+AGAIN = re.escape(f"Download {imdb.ARCHIVE_NAME} again from {imdb.URL}")
+FOLDER_ADVICE = re.escape(f"Complete the folder (or, if it is the IMDB data, extract {imdb.ARCHIVE_NAME} "
+                          f"from {imdb.URL} again).")
+
+
+def random_reviews(per_group=10, words_per_review=150):
+    """Reviews of random words in every group, so that damage anywhere in an archive hits review data."""
+    rng = np.random.RandomState(0)
+    vocabulary = "the a film movie good bad plot actor scene great boring fun end story".split()
+    return {f"{split}/{label}/{i}_{rating}.txt": " ".join(rng.choice(vocabulary, words_per_review))
+            for split in ("train", "test") for label, rating in (("neg", 2), ("pos", 9)) for i in range(per_group)}
+
+
+def refused(path, cache_dir, *patterns, call=imdb.load_data):
+    """Asserts `call(path)` raises DatasetError naming `path` and matching `patterns`, twice (so
+    nothing was cached) and with no cache file written; returns the message."""
+    for _ in range(2):
+        with pytest.raises(imdb.DatasetError) as error:
+            call(path)
+        message = str(error.value)
+        assert str(path) in message
+        for pattern in patterns:
+            assert re.search(pattern, message), f"{pattern!r} not in {message!r}"
+    assert not cache_dir.exists() or not list(cache_dir.iterdir())
+    return message
+
+
+@pytest.mark.parametrize("cut", [2, 10, 0.1, 0.25, 0.5, 0.75, 0.9, -8, -4, -1])
+def test_truncated_archive_is_refused(cut, tmp_path, cache_dir):
+    whole = gzip.compress(tar_bytes(random_reviews()), mtime=0)
+    size = int(cut * len(whole)) if isinstance(cut, float) else cut % len(whole)
+    archive = tmp_path / "reviews.tar.gz"
+    archive.write_bytes(whole[:size])
+    refused(archive, cache_dir, "is truncated", AGAIN)
+    archive.write_bytes(whole)  # replaced by the whole archive, it loads (the cache was never written)
+    (x_train, _), (x_test, _) = imdb.load_data(archive)
+    assert len(x_train) == len(x_test) == 20
+
+
+def test_truncated_plain_tar_is_refused(tmp_path, cache_dir):
+    whole = tar_bytes(random_reviews())
+    with tarfile.open(fileobj=io.BytesIO(whole)) as tar:
+        last = tar.getmembers()[-1]
+    end_of_entries = last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    archive = tmp_path / "reviews.tar"
+    archive.write_bytes(whole[:last.offset_data + 10])  # inside the last review
+    refused(archive, cache_dir, r"is truncated \(tar: unexpected end of data\)", AGAIN)
+    archive.write_bytes(whole[:end_of_entries])  # every entry whole, but not the end-of-archive marker
+    refused(archive, cache_dir, "is truncated", "without the end-of-archive marker")
+
+
+@pytest.mark.parametrize("position", [0.1, 0.3, 0.5, 0.7, 0.9])
+@pytest.mark.parametrize("width", [1, 64])
+def test_archive_damaged_in_the_middle_is_refused(position, width, tmp_path, cache_dir):
+    damaged = bytearray(gzip.compress(tar_bytes(random_reviews()), mtime=0))
+    start = int(position * len(damaged))
+    damaged[start:start + width] = bytes(byte ^ 0xFF for byte in damaged[start:start + width])
+    archive = tmp_path / "reviews.tar.gz"
+    archive.write_bytes(damaged)
+    refused(archive, cache_dir, r"is damaged \(gzip: ", AGAIN)
+
+
+def test_damaged_tar_entry_is_not_taken_for_the_end_of_the_archive(tmp_path, cache_dir):
+    # tarfile stops quietly at an unreadable entry header, as if the archive ended there; gzip's
+    # CRC cannot help when the tar was damaged before it was compressed.
+    damaged = bytearray(tar_bytes(random_reviews()))
+    header = damaged.index(b"aclImdb/test/neg/0_2.txt")
+    damaged[header + 100:header + 108] = b"garbage!"
+    for name, data in (("reviews.tar", bytes(damaged)), ("reviews.tar.gz", gzip.compress(bytes(damaged)))):
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        refused(archive, cache_dir, f"is damaged: the entry at byte {header:,} of its tar stream is not readable",
+                AGAIN)
+
+
+def test_files_that_are_not_archives_are_refused(tmp_path, cache_dir):
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(gzip.compress(np.random.RandomState(0).bytes(5000)))
+    refused(garbage, cache_dir, "is a gzip file without a tar archive inside", AGAIN)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n" * 100)
+    refused(notes, cache_dir, r"is neither a \.tar\.gz nor a \.tar archive", AGAIN)
+    empty = tmp_path / "empty.tar.gz"
+    empty.touch()
+    refused(empty, cache_dir, r"is empty \(0 bytes\)", AGAIN)
+
+
+def test_damaged_download_in_the_cache_is_to_be_deleted(small_official, cache_dir):
+    cache_dir.mkdir()
+    archive = cache_dir / imdb.ARCHIVE_NAME
+    archive.write_bytes(small_official[:len(small_official) // 2])
+    with pytest.raises(imdb.DatasetError, match=re.escape(f"Delete {archive}: the next load downloads it again")):
+        imdb.get_word_index()
+    assert [file.name for file in cache_dir.iterdir()] == [imdb.ARCHIVE_NAME]
+
+
+def test_official_data_with_a_review_missing_is_refused(small_official, tmp_path, cache_dir):
+    incomplete = dict(SMALL_REVIEWS)
+    del incomplete["train/pos/1_8.txt"]
+    counts = "it has train/neg 2, train/pos 1, test/neg 2, test/pos 2"
+    official = ("is the Large Movie Review Dataset, which has 2 reviews in each of train/neg, train/pos, "
+                "test/neg, test/pos")
+    by_name = tmp_path / "aclImdb_v1.tar.gz"  # recognised by its name
+    by_name.write_bytes(gzip.compress(tar_bytes(incomplete)))
+    refused(by_name, cache_dir, official, counts, AGAIN)
+    by_readme = tmp_path / "copy.tar.gz"  # or by its README
+    by_readme.write_bytes(gzip.compress(tar_bytes(incomplete, readme=OFFICIAL_README)))
+    refused(by_readme, cache_dir, official, counts)
+    folder = write_folder(tmp_path / "aclImdb", incomplete, readme=OFFICIAL_README)
+    refused(folder, cache_dir, official, counts, FOLDER_ADVICE)
+    # the same counts without the README are someone's own data, and load
+    (folder / "README").unlink()
+    (x_train, _), (x_test, _) = imdb.load_data(folder)
+    assert (len(x_train), len(x_test)) == (3, 4)
+
+
+def test_missing_folders_and_empty_splits_are_refused(tmp_path, cache_dir):
+    without_test_pos = {name: text for name, text in FAKE_REVIEWS.items() if not name.startswith("test/pos")}
+    folder = write_folder(tmp_path / "aclImdb", without_test_pos)
+    refused(folder, cache_dir, "is not a complete aclImdb folder: test/pos missing", FOLDER_ADVICE)
+    archive = tmp_path / "reviews.tar.gz"
+    archive.write_bytes(gzip.compress(tar_bytes(without_test_pos)))
+    refused(archive, cache_dir,
+            r"has no reviews in test/pos \(it has train/neg 3, train/pos 2, test/neg 1, test/pos 0\)")
+    (folder / "test/pos").mkdir()
+    (folder / "test/neg/0_2.txt").unlink()
+    refused(folder, cache_dir, "has no reviews in test/neg, test/pos", "at least one <id>_<rating>.txt file",
+            call=imdb.get_word_index)
+
+
+def test_misnamed_and_unreadable_reviews_are_refused(fake_root, cache_dir):
+    folder = fake_root / "aclImdb"
+    (folder / "train/pos/.DS_Store").write_bytes(b"\x00\x01")  # hidden files are not reviews
+    (folder / "train/pos/great.txt").write_text("Great")
+    refused(folder, cache_dir, "not reviews named <id>_<rating>.txt: train/pos/great.txt", "Rename or remove them")
+    (folder / "train/pos/great.txt").unlink()
+    (folder / "test/neg/5_1.txt").write_bytes("Café au lait".encode("latin-1"))
+    refused(folder, cache_dir, r"test/neg/5_1.txt in .* is not UTF-8 text \(invalid continuation byte at byte 3\)")
+    (folder / "test/neg/5_1.txt").unlink()
+    assert imdb.get_word_index(folder) == FAKE_WORD_INDEX
+
+
+def test_archive_with_kilobytes_zeroed_in_the_middle_is_refused(tmp_path, cache_dir):
+    # Many entries and 4 KB of damage well after the first ones: not even the first ones load.
+    reviews = random_reviews(per_group=300, words_per_review=20)
+    damaged = bytearray(gzip.compress(tar_bytes(reviews), mtime=0))
+    middle = len(damaged) // 2
+    damaged[middle:middle + 4096] = bytes(4096)
+    archive = tmp_path / "reviews.tar.gz"
+    archive.write_bytes(damaged)
+    refused(archive, cache_dir, "is damaged", AGAIN)
+
+
+# --------------------------------------------------------------------------
+# A damaged cache is rebuilt from the data, with a warning.
+# --------------------------------------------------------------------------
+
+def rewrite_cache(file, **changes):
+    """Rewrites the cache `file` with some arrays changed: a new value, a function of the old one,
+    or None to remove it."""
+    with np.load(file) as data:
+        arrays = {name: data[name] for name in data.files}
+    for name, change in changes.items():
+        arrays[name] = change(arrays[name]) if callable(change) else change
+    np.savez(file, **{name: value for name, value in arrays.items() if value is not None})
+
+
+def flip_last_bytes(file, array):
+    """Flips the last 8 bytes of `array`'s data inside the cache `file` (a zip of .npy files)."""
+    with zipfile.ZipFile(file) as archive:
+        entry = archive.getinfo(f"{array}.npy")
+    data = bytearray(file.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[entry.header_offset + 26:entry.header_offset + 30])
+    end = entry.header_offset + 30 + name_length + extra_length + entry.compress_size
+    data[end - 8:end] = bytes(byte ^ 0xFF for byte in data[end - 8:end])
+    file.write_bytes(data)
+
+
+CACHE_DAMAGE = {
+    "cut short": (lambda file: file.write_bytes(file.read_bytes()[:300]), "cannot be read"),
+    "token bytes flipped": (lambda file: flip_last_bytes(file, "ranks"), "cannot be read: BadZipFile: Bad CRC-32"),
+    "word bytes flipped": (lambda file: flip_last_bytes(file, "words"), "cannot be read: BadZipFile: Bad CRC-32"),
+    "not a zip": (lambda file: file.write_text("hello"), "cannot be read"),
+    "old version": (lambda file: rewrite_cache(file, version=np.array(1)), "format version 1, not 2"),
+    "array missing": (lambda file: rewrite_cache(file, lengths=None), "cannot be read: KeyError"),
+    "labels wrong": (lambda file: rewrite_cache(file, labels=np.zeros(7, np.int8)), "labels do not match"),
+    "counts wrong": (lambda file: rewrite_cache(file, counts=np.array([3, 2, 1, 0])), r"counts \[3, 2, 1, 0\]"),
+    "tokens lost": (lambda file: rewrite_cache(file, ranks=np.zeros(3, np.int32)), "tokens do not match"),
+    "ranks too large": (lambda file: rewrite_cache(file, ranks=lambda ranks: ranks + 99), "ranks go beyond"),
+    "official, partial": (lambda file: rewrite_cache(file, official=np.array(True)), "but it has train/neg 3"),
+    "official malformed": (lambda file: rewrite_cache(file, official=np.array([True, False])),
+                           "cannot be read: ValueError"),
+}
+
+
+@pytest.mark.parametrize("damage", list(CACHE_DAMAGE))
+def test_damaged_cache_is_rebuilt_with_a_warning(damage, fake_root, cache_dir):
+    expected = imdb.load_data(fake_root, seed=0)
+    [cache_file] = cache_dir.glob("imdb-*.npz")
+    damage_file, reason = CACHE_DAMAGE[damage]
+    damage_file(cache_file)
+    with pytest.warns(UserWarning, match=re.escape(f"The IMDB cache {cache_file} is damaged (")) as warned:
+        (x_train, y_train), (x_test, y_test) = imdb.load_data(fake_root, seed=0)
+    assert re.search(reason, str(warned[0].message)), str(warned[0].message)
+    assert re.search(re.escape(f"rebuilding it from {fake_root / 'aclImdb'}"), str(warned[0].message))
+    assert as_lists(x_train) == as_lists(expected[0][0]) and as_lists(x_test) == as_lists(expected[1][0])
+    assert y_train.tolist() == expected[0][1].tolist() and y_test.tolist() == expected[1][1].tolist()
+    assert imdb._read_cache(cache_file)["words"] == list(FAKE_WORD_INDEX)  # rebuilt whole
+    assert not list(cache_dir.glob(".tmp-*"))
+
+
+def test_vocabulary_from_a_damaged_cache_is_rebuilt_too(fake_root, cache_dir):
+    imdb.load_data(fake_root)
+    [cache_file] = cache_dir.glob("imdb-*.npz")
+    cache_file.write_bytes(b"PK\x03\x04 not really")
+    with pytest.warns(UserWarning, match="is damaged"):
+        assert imdb.decode_review([1, 4, 5], path=fake_root) == "<START> bad great"
+
+
+def test_unwritable_cache_says_what_to_do(fake_root, tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TINYSEQ_CACHE", str(blocker / "cache"))
+    with pytest.raises(OSError, match=r"Could not write the IMDB cache .*a file/cache/imdb-.*\.npz .*"
+                                      "set TINYSEQ_CACHE to a writable folder"):
+        imdb.load_data(fake_root)
+
+
+# --------------------------------------------------------------------------
+# Paths and arguments.
+# --------------------------------------------------------------------------
+
+def test_wrong_paths_say_what_was_expected(tmp_path, cache_dir, monkeypatch):
     missing = tmp_path / "nowhere" / "aclImdb_v1.tar.gz"
-    with pytest.raises(FileNotFoundError, match="No IMDB data at .*nowhere"):
+    with pytest.raises(FileNotFoundError,
+                       match="No IMDB data at .*nowhere.*given by the path argument.*does not exist"):
         imdb.load_data(missing)
-    not_an_archive = tmp_path / "notes.txt"
-    not_an_archive.write_text("hello")
-    with pytest.raises(FileNotFoundError, match="notes.txt"):
-        imdb.get_word_index(not_an_archive)
     monkeypatch.setenv("TINYSEQ_DATA", str(missing))
     with pytest.raises(FileNotFoundError, match="nowhere.*given by TINYSEQ_DATA"):
         imdb.load_data()
+    not_aclimdb = tmp_path / "my data"
+    not_aclimdb.mkdir()
+    for name in ("a.txt", "b.txt", "c", "d", "e", "f", "g"):
+        (not_aclimdb / name).touch()
+    with pytest.raises(imdb.DatasetError, match=re.escape(
+            f"The folder {not_aclimdb} (given by the path argument) is not in aclImdb layout: expected the "
+            "aclImdb_v1.tar.gz archive, an extracted aclImdb/ folder (with train/ and test/), or a folder "
+            "containing aclImdb/. It holds a.txt, b.txt, c, d, e and 2 more.")):
+        imdb.get_word_index(not_aclimdb)
+    with pytest.raises(TypeError, match=r"get_word_index: path must be a str or os.PathLike .* got 3 \(int\)"):
+        imdb.get_word_index(3)
+    assert issubclass(imdb.DatasetError, ValueError)
 
+
+BAD_ARGUMENTS = [
+    (dict(num_words=2), "load_data: num_words must be at least index_from + 2 = 5 (ids below num_words are "
+                        "kept, and the most frequent word has id 4), got 2"),
+    (dict(num_words=4), "num_words must be at least index_from + 2 = 5 (.*), got 4"),
+    (dict(num_words=1, index_from=0, start_char=None, oov_char=None), "num_words must be at least index_from + 2 = 2"),
+    (dict(num_words=0), "load_data: num_words must be a positive integer, got 0"),
+    (dict(num_words=5000.0), "load_data: num_words must be a positive integer, got 5000.0"),
+    (dict(num_words=True), "num_words must be a positive integer, got True"),
+    (dict(skip_top=-1), "load_data: skip_top must be a non-negative integer, got -1"),
+    (dict(maxlen=-5), "load_data: maxlen must be a positive integer, got -5"),
+    (dict(maxlen=0), "maxlen must be a positive integer, got 0"),
+    (dict(maxlen="100"), "maxlen must be a positive integer, got '100'"),
+    (dict(seed=-1), "load_data: seed must be a non-negative integer, got -1"),
+    (dict(seed=2**32), "load_data: seed must be below 2**32 (the limit of np.random.RandomState), got 4294967296"),
+    (dict(seed=None), "seed must be a non-negative integer, got None"),
+    (dict(start_char=0), "load_data: start_char must be a positive integer, got 0"),
+    (dict(start_char=4), "load_data: start_char must be an id from 1 to index_from=3 (0 is padding, ids from 4 "
+                         "on are words), got 4"),
+    (dict(oov_char=2.0), "oov_char must be a positive integer, got 2.0"),
+    (dict(index_from=1), "oov_char must be an id from 1 to index_from=1 (.*), got 2"),
+    (dict(index_from=-1), "load_data: index_from must be a non-negative integer, got -1"),
+    (dict(start_char=2), "load_data: start_char and oov_char must be different ids, got 2 for both"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", BAD_ARGUMENTS, ids=lambda value: str(value)[:40])
+def test_bad_arguments_are_named(arguments, message, fake_root, cache_dir):
+    pattern = re.escape(message).replace(re.escape("(.*)"), "(.*)")
+    with pytest.raises(ValueError, match=pattern):
+        imdb.load_data(fake_root, **arguments)
+    assert not cache_dir.exists()  # refused before any data was read
+
+
+def test_bad_arguments_of_encode_and_decode_are_named(fake_root, cache_dir):
+    with pytest.raises(ValueError, match="encode_text: num_words must be at least index_from"):
+        imdb.encode_text("the movie", num_words=3, path=fake_root)
+    with pytest.raises(TypeError, match=r"encode_text: text must be a string, got list"):
+        imdb.encode_text(["the", "movie"], path=fake_root)
+    with pytest.raises(ValueError, match="decode_review: oov_char must be an id from 1 to index_from=3"):
+        imdb.decode_review([1, 2], oov_char=7, path=fake_root)
+# --------------------------------------------------------------------------
+# Downloading.
+# --------------------------------------------------------------------------
 
 def test_offline_error_says_where_to_put_the_archive(cache_dir, monkeypatch):
     def offline(*args, **kwargs):
@@ -209,32 +546,45 @@ def test_offline_error_says_where_to_put_the_archive(cache_dir, monkeypatch):
     assert not list(cache_dir.iterdir())  # no partial download left behind
 
 
-def serve(payload):
-    """A stand-in for urlopen that returns `payload`."""
-    return lambda url, timeout: io.BytesIO(payload)
+def serve(payload, fail_after=None):
+    """A stand-in for urlopen that returns `payload`, or drops the connection after `fail_after` bytes."""
+    class Response(io.BytesIO):
+        def read(self, size=-1):
+            if fail_after is not None and self.tell() >= fail_after:
+                raise ConnectionResetError("Connection reset by peer")
+            return super().read(size if fail_after is None else min(size, fail_after))
+
+    return lambda url, timeout: Response(payload)
 
 
-def test_download_is_checked_and_atomic(fake_tarball, cache_dir, monkeypatch):
-    payload = fake_tarball.read_bytes()
-    monkeypatch.setattr(imdb, "urlopen", serve(payload))
+def accept_download(payload, monkeypatch):
+    monkeypatch.setattr(imdb, "ARCHIVE_SIZE", len(payload))
+    monkeypatch.setattr(imdb, "ARCHIVE_SHA256", hashlib.sha256(payload).hexdigest())
+
+
+def test_download_is_checked_and_atomic(small_official, cache_dir, monkeypatch):
+    monkeypatch.setattr(imdb, "urlopen", serve(small_official))
     with pytest.raises(RuntimeError, match="(?s)corrupt download.*TINYSEQ_DATA"):
         imdb.load_data()
     assert not list(cache_dir.iterdir())
 
-    monkeypatch.setattr(imdb, "ARCHIVE_SIZE", len(payload))
-    monkeypatch.setattr(imdb, "ARCHIVE_SHA256", hashlib.sha256(payload).hexdigest())
-    assert imdb.get_word_index() == FAKE_WORD_INDEX
-    assert (cache_dir / imdb.ARCHIVE_NAME).read_bytes() == payload
+    accept_download(small_official, monkeypatch)
+    monkeypatch.setattr(imdb, "urlopen", serve(small_official, fail_after=100))
+    with pytest.raises(RuntimeError, match="(?s)Connection reset by peer.*Download aclImdb_v1.tar.gz yourself"):
+        imdb.load_data()
+    assert not list(cache_dir.iterdir())
+
+    monkeypatch.setattr(imdb, "urlopen", serve(small_official))
+    assert imdb.get_word_index() == SMALL_WORD_INDEX
+    assert (cache_dir / imdb.ARCHIVE_NAME).read_bytes() == small_official
     monkeypatch.setattr(imdb, "urlopen", serve(b""))  # a second call must not download again
-    assert imdb.get_word_index() == FAKE_WORD_INDEX
+    assert imdb.get_word_index() == SMALL_WORD_INDEX
 
 
-def test_download_progress_without_tqdm(fake_tarball, cache_dir, monkeypatch, capsys):
-    payload = fake_tarball.read_bytes()
+def test_download_progress_without_tqdm(small_official, cache_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
-    monkeypatch.setattr(imdb, "urlopen", serve(payload))
-    monkeypatch.setattr(imdb, "ARCHIVE_SIZE", len(payload))
-    monkeypatch.setattr(imdb, "ARCHIVE_SHA256", hashlib.sha256(payload).hexdigest())
+    monkeypatch.setattr(imdb, "urlopen", serve(small_official))
+    accept_download(small_official, monkeypatch)
     imdb.get_word_index()
     assert f"\r{imdb.ARCHIVE_NAME}: 0.0 / 0.0 MB (100%)\n" in capsys.readouterr().err
 
@@ -251,6 +601,7 @@ def real_5000(real_cache):
         return imdb.load_data(data, num_words=5000)
 
 
+@pytest.mark.slow
 def test_real_sizes_and_labels(real_5000):
     (x_train, y_train), (x_test, y_test) = real_5000
     assert len(x_train) == len(y_train) == 25_000
@@ -259,6 +610,7 @@ def test_real_sizes_and_labels(real_5000):
         assert np.bincount(y).tolist() == [12_500, 12_500]
 
 
+@pytest.mark.slow
 def test_real_ids(real_5000):
     for x in (real_5000[0][0], real_5000[1][0]):
         assert all(review[0] == 1 for review in x)
@@ -268,6 +620,7 @@ def test_real_ids(real_5000):
         assert np.count_nonzero(flat == 2) > 0
 
 
+@pytest.mark.slow
 def test_real_word_index(real):
     word_index = imdb.get_word_index()
     assert word_index["the"] == 1
@@ -277,6 +630,7 @@ def test_real_word_index(real):
     assert word_index["br"] > 30_000
 
 
+@pytest.mark.slow
 def test_real_maxlen_drops_long_reviews(real, real_5000):
     (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=5000, maxlen=100)
     for (x_short, y_short), (x_all, y_all) in zip(((x_train, y_train), (x_test, y_test)), real_5000):
@@ -287,6 +641,7 @@ def test_real_maxlen_drops_long_reviews(real, real_5000):
         assert y_short.tolist() == y_all[is_short].tolist()
 
 
+@pytest.mark.slow
 def test_real_shuffle_depends_only_on_seed(real, real_5000):
     (x_again, y_again), _ = imdb.load_data(num_words=5000)
     assert y_again.tolist() == real_5000[0][1].tolist()
@@ -296,6 +651,7 @@ def test_real_shuffle_depends_only_on_seed(real, real_5000):
     assert sorted(map(tuple, x_other)) == sorted(map(tuple, x_again))
 
 
+@pytest.mark.slow
 def test_real_first_review_of_the_order_is_train_neg_0(real, real_5000):
     if real.is_dir():
         text = next(real.glob("**/train/neg/0_*.txt")).read_text(encoding="utf-8")
@@ -308,6 +664,7 @@ def test_real_first_review_of_the_order_is_train_neg_0(real, real_5000):
     assert real_5000[0][0][position] == imdb.encode_text(text, num_words=5000)
 
 
+@pytest.mark.slow
 def test_real_encode_decode(real):
     sentence = "this movie was not as good as the book but i don't regret watching it"
     ids = imdb.encode_text(sentence)
@@ -317,9 +674,32 @@ def test_real_encode_decode(real):
     assert max(imdb.encode_text(sentence, num_words=50)) < 50
 
 
-def test_real_second_load_is_fast(real):
-    start = time.perf_counter()
+@pytest.mark.slow
+def test_real_second_load_uses_the_cache(real, monkeypatch):
+    monkeypatch.setattr(imdb, "_parse", lambda source: pytest.fail("parsed again"))
     (x_train, _), (x_test, _) = imdb.load_data()
-    elapsed = time.perf_counter() - start
     assert len(x_train) == len(x_test) == 25_000
-    assert elapsed < 3.0, f"cached load_data took {elapsed:.2f} s"
+
+
+@pytest.mark.slow
+def test_real_archive_is_the_complete_official_dataset(real):
+    if real.is_dir():
+        pytest.skip("TINYSEQ_DATA names a folder")
+    reviews, official = aclimdb.read_reviews(real)
+    assert official
+    assert [len(reviews[group]) for group in aclimdb.GROUPS] == [12_500] * 4
+
+
+@pytest.mark.slow
+def test_real_archive_with_kilobytes_damaged_is_refused(real, tmp_path, cache_dir):
+    if real.is_dir():
+        pytest.skip("TINYSEQ_DATA names a folder")
+    damaged = bytearray(real.read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle:middle + 4096] = bytes(byte ^ 0x55 for byte in damaged[middle:middle + 4096])
+    archive = tmp_path / real.name
+    archive.write_bytes(damaged)
+    with pytest.raises(imdb.DatasetError, match=f"The archive {re.escape(str(archive))} is damaged") as error:
+        imdb.load_data(archive)
+    assert re.search(AGAIN, str(error.value))
+    assert not cache_dir.exists()

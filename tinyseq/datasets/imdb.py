@@ -43,12 +43,25 @@ Finding the data, in this order
     ``TINYSEQ_DATA`` may name a ``.tar.gz`` archive, an ``aclImdb/`` folder,
     or a folder that contains ``aclImdb/``.
 
+Checks (see :mod:`tinyseq.datasets.aclimdb`)
+    The data is read completely and checked before anything is cached: an
+    archive to its end (gzip's CRC and length, every entry's size), every
+    review as UTF-8 text, and the counts: the official dataset must have
+    12,500 reviews in each of ``train|test/neg|pos``; your own data in
+    aclImdb layout needs at least one review in each. Any problem raises
+    :class:`DatasetError` (a ``ValueError``) saying what is wrong and what to
+    do; a damaged dataset never loads as a smaller one.
+
 Cache
     Parsing 50,000 text files takes several seconds, so the result (the rank
-    of every token of every review, the labels and the ranked vocabulary) is
-    saved in the cache directory and reused. The cache file name depends on
-    the data's location, size and modification time (for a folder: those of
-    its ``train|test/neg|pos`` sub-folders), and on a format version.
+    of every token of every review, the labels, the counts and the ranked
+    vocabulary) is saved in the cache directory, in one ``imdb-<key>.npz``
+    file written only once complete and checked. The key depends on the
+    data's location, size and modification time (for a folder: those of its
+    ``train|test/neg|pos`` sub-folders), and on a format version. A cache that
+    is damaged (unreadable, arrays missing or inconsistent, wrong counts,
+    another format version) is rebuilt from the data with a warning: it holds
+    nothing the data does not, so there is nothing to decide.
 
 Example:
     >>> from tinyseq.datasets import imdb
@@ -59,11 +72,13 @@ Example:
 
 import array
 import hashlib
+import io
 import json
 import os
 import re
 import sys
-import tarfile
+import warnings
+import zipfile
 from collections import defaultdict
 from functools import lru_cache
 from itertools import count
@@ -72,12 +87,10 @@ from urllib.request import urlopen
 
 import numpy as np
 
+from ..checks import non_negative_int, positive_int
 from ..files import atomic_write
-
-URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-ARCHIVE_NAME = "aclImdb_v1.tar.gz"
-ARCHIVE_SIZE = 84_125_825
-ARCHIVE_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+from .aclimdb import (ARCHIVE_NAME, ARCHIVE_SHA256, ARCHIVE_SIZE, GROUP_NAMES, GROUPS, URL, DatasetError,
+                      check_official_counts, read_reviews)
 
 PAD_TOKEN = "<PAD>"
 START_TOKEN = "<START>"
@@ -85,11 +98,10 @@ OOV_TOKEN = "<OOV>"
 UNKNOWN_TOKEN = "<UNK>"  # an id that stands for no word (e.g. index_from itself)
 
 # Bump when the parsing or the cache layout changes, so old caches are ignored.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
+_CACHE_ARRAYS = ("version", "official", "counts", "ranks", "lengths", "labels", "words")
+_SEED_LIMIT = 2**32  # np.random.RandomState takes seeds below this
 
-_LABELS = ("neg", "pos")  # label 0, label 1
-_GROUPS = [(split, label) for split in ("train", "test") for label in (0, 1)]  # the review order
-_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(neg|pos)/(\d+)_\d+\.txt$")
 _LINE_BREAK = re.compile(r"<br\s*/?>")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")  # letters/digits, joined by inner apostrophes
 
@@ -126,23 +138,26 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
             ``TINYSEQ_DATA``, then in the cache directory, then downloads.
         num_words: Keep only ids below ``num_words``; other ids become
             ``oov_char``. Since ids are ranks shifted by ``index_from``, this
-            keeps the ``num_words - index_from - 1`` most frequent words.
-            ``None`` keeps every word.
+            keeps the ``num_words - index_from - 1`` most frequent words, so
+            it must be at least ``index_from + 2``. ``None`` keeps every word.
         skip_top: Ids below ``skip_top`` also become ``oov_char``. As in
             Keras this compares the shifted ids, so it skips the words of
             rank below ``skip_top - index_from`` (and replaces the start
             marker too when ``skip_top > start_char``).
-        maxlen: If given, reviews whose length, start marker included, is
-            ``>= maxlen`` are DROPPED (not truncated), exactly as Keras does.
-            To keep every review and cut long ones instead, leave ``maxlen``
-            as ``None`` and use ``tinyseq.preprocessing.sequence.pad_sequences``.
-        seed: Seed of the ``np.random.RandomState`` that shuffles the
-            training set and then the test set.
+        maxlen: If given (a positive int), reviews whose length, start marker
+            included, is ``>= maxlen`` are DROPPED (not truncated), exactly as
+            Keras does. To keep every review and cut long ones instead, leave
+            ``maxlen`` as ``None`` and use
+            ``tinyseq.preprocessing.sequence.pad_sequences``.
+        seed: Seed (an int in ``[0, 2**32)``) of the ``np.random.RandomState``
+            that shuffles the training set and then the test set.
         start_char: Id put at the start of every review; ``None`` for none.
         oov_char: Id of out-of-vocabulary words (beyond ``num_words``, below
             ``skip_top``, or unseen in the training set). ``None`` removes
             those words instead.
         index_from: Offset added to word ranks, to reserve the small ids.
+            ``start_char`` and ``oov_char`` must be different ids from 1 to
+            ``index_from``, so that no word shares their id (0 is padding).
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: ``x`` are 1-D numpy object
@@ -150,7 +165,11 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
         (0 = negative, 1 = positive).
 
     Raises:
-        FileNotFoundError: if ``path`` or ``TINYSEQ_DATA`` names no data.
+        ValueError: for an argument of the wrong type or value; the message
+            names it. (``TypeError`` for a ``path`` that is not a path.)
+        FileNotFoundError: if ``path`` or ``TINYSEQ_DATA`` names nothing.
+        DatasetError: if the data is damaged, incomplete or not in aclImdb
+            layout (see the module docstring).
         RuntimeError: if the data has to be downloaded and that fails.
         ValueError: if ``maxlen`` drops every review of a split.
 
@@ -163,14 +182,21 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
         Unlike Keras, ``num_words=None`` keeps every word: Keras then uses
         the largest id as the bound and so turns that one word into OOV.
     """
-    corpus = _load_corpus(path)
+    _check_id_scheme("load_data", num_words=num_words, skip_top=skip_top, start_char=start_char,
+                     oov_char=oov_char, index_from=index_from)
+    if maxlen is not None:
+        positive_int(maxlen, "maxlen", "load_data")
+    if non_negative_int(seed, "seed", "load_data") >= _SEED_LIMIT:
+        raise ValueError(f"load_data: seed must be below 2**32 (the limit of np.random.RandomState), got {seed!r}")
+    source = _locate("load_data", path)
+    corpus = _corpus(source, _cache_file(source))
     ids, lengths, kept_lengths = _encode(
         corpus["ranks"], corpus["lengths"], num_words=num_words, skip_top=skip_top,
         start_char=start_char, oov_char=oov_char, index_from=index_from)
     ends = np.cumsum(kept_lengths)
     starts = ends - kept_lengths
     labels = corpus["labels"].astype(np.int64)
-    num_train = int(corpus["num_train"])
+    num_train = int(corpus["counts"][:2].sum())  # the train groups come first
 
     rng = np.random.RandomState(seed)  # one generator: train is shuffled first, then test
     splits = []
@@ -204,12 +230,15 @@ def get_word_index(path=None):
     Returns:
         A new dict ``{word: rank}``.
 
+    Raises:
+        FileNotFoundError, DatasetError, RuntimeError: as :func:`load_data`.
+
     Example:
         >>> word_index = get_word_index()
         >>> word_index["the"]
         1
     """
-    return dict(_word_ranks(_prepare(path)[1]))
+    return dict(_word_ranks(*_source_and_cache("get_word_index", path)))
 
 
 def encode_text(text, num_words=None, index_from=3, start_char=1, oov_char=2, path=None):
@@ -237,7 +266,11 @@ def encode_text(text, num_words=None, index_from=3, start_char=1, oov_char=2, pa
         >>> encode_text("The zzzzqx movie.", num_words=10)
         [1, 4, 2, 2]
     """
-    rank_of = _word_ranks(_prepare(path)[1])
+    if not isinstance(text, str):
+        raise TypeError(f"encode_text: text must be a string, got {type(text).__name__}")
+    _check_id_scheme("encode_text", num_words=num_words, skip_top=0, start_char=start_char,
+                     oov_char=oov_char, index_from=index_from)
+    rank_of = _word_ranks(*_source_and_cache("encode_text", path))
     ranks = np.array([rank_of.get(word, 0) for word in tokenize(text)], dtype=np.int64)
     ids, _, _ = _encode(ranks, np.array([len(ranks)]), num_words=num_words, skip_top=0,
                         start_char=start_char, oov_char=oov_char, index_from=index_from)
@@ -266,7 +299,9 @@ def decode_review(ids, index_from=3, start_char=1, oov_char=2, path=None):
         >>> decode_review([0, 1, 4, 19, 2])
         '<PAD> <START> the movie <OOV>'
     """
-    words = _vocabulary(_prepare(path)[1])
+    _check_id_scheme("decode_review", num_words=None, skip_top=0, start_char=start_char,
+                     oov_char=oov_char, index_from=index_from)
+    words = _vocabulary(*_source_and_cache("decode_review", path))
     tokens = []
     for token_id in map(int, ids):
         rank = token_id - index_from
@@ -281,6 +316,21 @@ def decode_review(ids, index_from=3, start_char=1, oov_char=2, path=None):
         else:
             tokens.append(UNKNOWN_TOKEN)
     return " ".join(tokens)
+
+
+def _check_id_scheme(function, *, num_words, skip_top, start_char, oov_char, index_from):
+    """Checks the arguments that define the ids, so that padding, markers and words never share an id."""
+    non_negative_int(index_from, "index_from", function)
+    non_negative_int(skip_top, "skip_top", function)
+    for argument, value in (("start_char", start_char), ("oov_char", oov_char)):
+        if value is not None and positive_int(value, argument, function) > index_from:
+            raise ValueError(f"{function}: {argument} must be an id from 1 to index_from={index_from} "
+                             f"(0 is padding, ids from {index_from + 1} on are words), got {value!r}")
+    if start_char is not None and start_char == oov_char:
+        raise ValueError(f"{function}: start_char and oov_char must be different ids, got {start_char!r} for both")
+    if num_words is not None and positive_int(num_words, "num_words", function) < index_from + 2:
+        raise ValueError(f"{function}: num_words must be at least index_from + 2 = {index_from + 2} (ids below "
+                         f"num_words are kept, and the most frequent word has id {index_from + 1}), got {num_words!r}")
 
 
 def _encode(ranks, lengths, *, num_words, skip_top, start_char, oov_char, index_from):
@@ -308,49 +358,112 @@ def _encode(ranks, lengths, *, num_words, skip_top, start_char, oov_char, index_
     return ids[in_vocabulary], lengths, kept_lengths
 
 
-def _load_corpus(path):
-    """Returns the cached corpus arrays (ranks, lengths, labels, num_train) as a dict."""
-    arrays_file, _ = _prepare(path)
-    with np.load(arrays_file) as data:
-        return {name: data[name] for name in data.files}
+def _source_and_cache(function, path):
+    source = _locate(function, path)
+    return source, _cache_file(source)
 
 
 @lru_cache(maxsize=4)
-def _vocabulary(words_file):
+def _vocabulary(source, cache_file):
     """The ranked words of a cache (index 0 holds rank 1), kept in memory for encode/decode."""
-    return tuple(json.loads(words_file.read_text(encoding="utf-8")))
+    return tuple(_corpus(source, cache_file)["words"])
 
 
 @lru_cache(maxsize=4)
-def _word_ranks(words_file):
+def _word_ranks(source, cache_file):
     """The ``{word: rank}`` dict of a cache (shared: callers must not modify it)."""
-    return {word: rank for rank, word in enumerate(_vocabulary(words_file), start=1)}
+    return {word: rank for rank, word in enumerate(_vocabulary(source, cache_file), start=1)}
 
 
-def _prepare(path):
-    """Locates the data and parses it into the cache if needed; returns the two cache files."""
-    source = _locate(path)
-    key = _cache_key(source)
-    cache = _cache_dir()
-    arrays_file = cache / f"imdb-{key}.npz"
-    words_file = cache / f"imdb-{key}-words.json"
-    if not (arrays_file.exists() and words_file.exists()):
-        print(f"Parsing the IMDB reviews in {source} (first use only)...", file=sys.stderr)
-        ranks, lengths, labels, num_train, words = _parse(source)
-        with atomic_write(words_file) as out:
-            out.write(json.dumps(words).encode("utf-8"))
-        with atomic_write(arrays_file) as out:
-            np.savez(out, ranks=ranks, lengths=lengths, labels=labels, num_train=num_train)
-    return arrays_file, words_file
+def _corpus(source, cache_file):
+    """The parsed data of `source` from its `cache_file`, which is built (or rebuilt) when needed.
+
+    Returns a dict: ``ranks`` (every token of every review, concatenated; 0 = a word unseen in
+    training), ``lengths``, ``labels``, ``counts`` (reviews per group, in ``GROUPS`` order),
+    ``official`` and ``words`` (the vocabulary in rank order).
+    """
+    if not cache_file.exists():
+        return _build_cache(source, cache_file)
+    try:
+        return _read_cache(cache_file)
+    except _DamagedCache as problem:
+        warnings.warn(f"The IMDB cache {cache_file} is damaged ({problem}); rebuilding it from {source}.")
+        return _build_cache(source, cache_file)
+
+
+class _DamagedCache(Exception):
+    """A cache file that cannot be used (its message says why)."""
+
+
+def _build_cache(source, cache_file):
+    """Parses `source`, checks the result as a cache file in memory, then writes it atomically."""
+    print(f"Parsing the IMDB reviews in {source} (first use only)...", file=sys.stderr)
+    corpus = _parse(source)
+    words = np.frombuffer(json.dumps(corpus["words"]).encode("utf-8"), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, version=CACHE_FORMAT_VERSION, **{**corpus, "words": words})
+    buffer.seek(0)
+    checked = _read_cache(buffer)  # a bug that breaks the cache fails here, before it is written
+    try:
+        with atomic_write(cache_file) as out:
+            out.write(buffer.getvalue())
+    except OSError as error:
+        raise OSError(f"Could not write the IMDB cache {cache_file} ({error}): set TINYSEQ_CACHE to a "
+                      "writable folder.") from error
+    return checked
+
+
+def _read_cache(file):
+    """Loads a cache file (a path or a file object) and checks it; raises _DamagedCache if unusable."""
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            corpus = {name: data[name] for name in _CACHE_ARRAYS}
+        corpus["words"] = json.loads(corpus["words"].tobytes().decode("utf-8"))
+        problem = _cache_problem(corpus)
+    except (OSError, EOFError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:
+        raise _DamagedCache(f"it cannot be read: {type(error).__name__}: {error}") from None
+    if problem:
+        raise _DamagedCache(problem)
+    return corpus
+
+
+def _cache_problem(corpus):
+    """What makes the arrays of a cache inconsistent, or None if they are not."""
+    version, counts, labels = corpus["version"], corpus["counts"], corpus["labels"]
+    lengths, ranks, words = corpus["lengths"], corpus["ranks"], corpus["words"]
+    if version.shape != () or version != CACHE_FORMAT_VERSION:
+        return f"it has format version {version}, not {CACHE_FORMAT_VERSION}"
+    if counts.shape != (len(GROUPS),) or not np.issubdtype(counts.dtype, np.integer) or counts.min() < 1:
+        return f"its review counts {counts.tolist()} are not {len(GROUPS)} positive ints"
+    if corpus["official"]:
+        try:
+            check_official_counts(counts.tolist(), "its data")
+        except DatasetError as error:
+            return str(error)
+    expected_labels = np.repeat([label for _, label in GROUPS], counts)
+    if labels.shape != expected_labels.shape or (labels != expected_labels).any():
+        return "its labels do not match its review counts"
+    if lengths.shape != labels.shape or not np.issubdtype(lengths.dtype, np.integer) or lengths.min() < 0:
+        return "its review lengths do not match its review counts"
+    if ranks.shape != (lengths.sum(),) or not np.issubdtype(ranks.dtype, np.integer):
+        return "its tokens do not match its review lengths"
+    if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+        return "its vocabulary is not a list of words"
+    if ranks.size and (ranks.min() < 0 or ranks.max() > len(words)):
+        return "its word ranks go beyond its vocabulary"
+    return None
 
 
 def _cache_dir():
     return Path(os.environ.get("TINYSEQ_CACHE") or Path.home() / ".cache" / "tinyseq").expanduser()
 
 
-def _locate(path):
+def _locate(function, path):
     """Finds the data (see the module docstring); returns an archive or an aclImdb folder."""
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"{function}: path must be a str or os.PathLike naming the data, got "
+                            f"{path!r} ({type(path).__name__})")
         return _as_source(Path(path).expanduser(), "the path argument")
     if os.environ.get("TINYSEQ_DATA"):
         return _as_source(Path(os.environ["TINYSEQ_DATA"]).expanduser(), "TINYSEQ_DATA")
@@ -362,78 +475,63 @@ def _locate(path):
 
 
 def _as_source(path, given_by):
-    if path.is_file() and tarfile.is_tarfile(path):
-        return path
-    if (path / "train").is_dir() and (path / "test").is_dir():
-        return path
+    """`path` itself if it is a file (read as an archive) or an aclImdb folder, else its aclImdb/ folder."""
+    expected = (f"expected the {ARCHIVE_NAME} archive, an extracted aclImdb/ folder (with train/ and "
+                "test/), or a folder containing aclImdb/")
+    if not path.exists():
+        raise FileNotFoundError(f"No IMDB data at {path} (given by {given_by}): it does not exist; {expected}.")
+    if path.is_file() or (path / "train").is_dir() or (path / "test").is_dir():
+        return path  # what is wrong inside, if anything, is reported when it is read
     if (path / "aclImdb").is_dir():
         return path / "aclImdb"
-    raise FileNotFoundError(
-        f"No IMDB data at {path} (given by {given_by}): expected the {ARCHIVE_NAME} archive, "
-        "an extracted aclImdb/ folder, or a folder containing aclImdb/.")
+    found = sorted(entry.name for entry in path.iterdir())
+    listing = ", ".join(found[:5]) + (f" and {len(found) - 5:,} more" if len(found) > 5 else "")
+    raise DatasetError(f"The folder {path} (given by {given_by}) is not in aclImdb layout: {expected}. "
+                       f"It holds {listing or 'nothing'}.")
 
 
-def _cache_key(source):
+def _cache_file(source):
+    """The cache file of `source`: named after its location, size and modification time."""
     if source.is_file():
         stamped = [source]
     else:  # a folder's mtime changes when files are added, removed or renamed in it
-        stamped = [source / split / _LABELS[label] for split, label in _GROUPS]
+        stamped = [source / name for name in GROUP_NAMES if (source / name).is_dir()]
     stats = [path.stat() for path in stamped]
     identity = [CACHE_FORMAT_VERSION, str(source.resolve())] + [[s.st_size, s.st_mtime_ns] for s in stats]
-    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+    return _cache_dir() / f"imdb-{hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]}.npz"
 
 
 def _parse(source):
-    """Tokenises every labeled review and ranks the words.
+    """Tokenises every labeled review and ranks the words (the arrays of a cache, without its version).
 
-    Returns the word ranks of all reviews concatenated (int32, 0 = word unseen
-    in training), the review lengths, the labels, the number of training
-    reviews (they come first) and the words in rank order.
+    Reads the whole source first (:func:`~tinyseq.datasets.aclimdb.read_reviews` raises on any
+    damage), so nothing is ranked or cached from part of the data.
     """
-    reviews = {group: [] for group in _GROUPS}
-    for split, label, review_id, raw in _read_reviews(source):
-        reviews[split, label].append((review_id, raw))
-    for (split, label), group in reviews.items():
-        if not group:
-            raise FileNotFoundError(f"No {split}/{_LABELS[label]} reviews found in {source}")
+    reviews, official = read_reviews(source, downloaded=source == _cache_dir() / ARCHIVE_NAME)
 
     # First give each word an id in order of appearance (a C-level dict lookup
     # per token, no Python loop), then turn those ids into frequency ranks.
     first_seen_id = defaultdict(count().__next__)
     token_ids = array.array("i")
-    lengths, labels = [], []
-    for (_, label), group in reviews.items():
-        for _, raw in sorted(group):
-            tokens = tokenize(raw.decode("utf-8", errors="replace"))
+    lengths = []
+    for group in GROUPS:
+        for text in reviews[group]:
+            tokens = tokenize(text)
             token_ids.extend(map(first_seen_id.__getitem__, tokens))
             lengths.append(len(tokens))
-            labels.append(label)
     token_ids = np.frombuffer(token_ids, dtype=np.int32)
     words = list(first_seen_id)  # words[i] has first_seen_id i
-    num_train = len(reviews["train", 0]) + len(reviews["train", 1])
+    counts = np.array([len(reviews[group]) for group in GROUPS], dtype=np.int64)
+    num_train = int(counts[:2].sum())
 
     train_counts = np.bincount(token_ids[:sum(lengths[:num_train])], minlength=len(words)).tolist()
     ranked = sorted((i for i, n in enumerate(train_counts) if n), key=lambda i: (-train_counts[i], words[i]))
     rank_of_id = np.zeros(len(words), dtype=np.int32)
     rank_of_id[ranked] = np.arange(1, len(ranked) + 1)
-    return (rank_of_id[token_ids], np.array(lengths, dtype=np.int32), np.array(labels, dtype=np.int8),
-            num_train, [words[i] for i in ranked])
-
-
-def _read_reviews(source):
-    """Yields ``(split, label, review_id, raw bytes)`` for each labeled review of an archive or folder."""
-    if source.is_dir():
-        for split, label in _GROUPS:
-            for file in (source / split / _LABELS[label]).iterdir():
-                match = _REVIEW_PATH.search(f"{split}/{_LABELS[label]}/{file.name}")
-                if match:
-                    yield split, label, int(match[3]), file.read_bytes()
-        return
-    with tarfile.open(source, "r:*") as archive:
-        for member in archive:
-            match = _REVIEW_PATH.search(member.name)
-            if match and member.isfile():
-                yield match[1], _LABELS.index(match[2]), int(match[3]), archive.extractfile(member).read()
+    return {"official": official, "counts": counts, "ranks": rank_of_id[token_ids],
+            "lengths": np.array(lengths, dtype=np.int32),
+            "labels": np.repeat(np.array([label for _, label in GROUPS], dtype=np.int8), counts),
+            "words": [words[i] for i in ranked]}
 
 
 def _download(target):
