@@ -1,8 +1,9 @@
-"""The seed IMDB model written by hand in numpy: a peer for `imdb_epoch.py`, not part of tinyseq.
+"""The seed model written by hand in numpy: a peer for `imdb_epoch.py`, not part of tinyseq.
 
-Embedding(5000, 32) -> LSTM(100) -> Dense(1, sigmoid), binary cross-entropy, Adam, with the
-LSTM's forward and backward through time written out as one would by hand: the input projection
-for all steps in one matrix product, the loop over time with the gates side by side in each row
+Embedding(5000, 32) -> LSTM(100) -> Dense(1, sigmoid), binary cross-entropy, Adam. The LSTM's
+forward and backward through time are the plain numpy kernels the fused kernels are tested
+against (tests/reference_kernels.py), written as one would by hand: the input projection for
+all steps in one matrix product, the loop over time with the gates side by side in each row
 (Keras's layout, i | f | c | o), the per-step gate gradients stored and the weight gradients
 summed by big matrix products at the end. It shares no code with tinyseq, so it measures what a
 careful hand-written loop costs, with none of tinyseq's machinery (graph, layers, optimizers)
@@ -11,12 +12,14 @@ and none of its layout tricks.
     python benchmarks/fused_numpy_lstm.py     # checks the gradients against finite differences
 """
 
+import os
+import sys
+
 import numpy as np
 
-
-def sigmoid(z):
-    """σ(z) without overflow warnings: (1 + tanh(z / 2)) / 2."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+# The LSTM kernel lives beside the tests that check the fused kernels against it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+import reference_kernels
 
 
 class HandWrittenSeedModel:
@@ -54,50 +57,22 @@ class HandWrittenSeedModel:
     def loss_and_gradients(self, ids, labels):
         """Forward and backward on one batch: return (mean binary cross-entropy, gradients)."""
         w = self.weights
-        batch, timesteps = ids.shape
-        units = self.units
-        x = w["embeddings"][ids].transpose(1, 0, 2)              # (T, B, E), time-major
-        projected = x @ w["kernel"] + w["bias"]                   # (T, B, 4U), all steps at once
+        x = w["embeddings"][ids]                                  # (B, T, E)
+        zeros = np.zeros((len(ids), self.units), x.dtype)
+        _, (hidden, _), tape = reference_kernels.forward(reference_kernels.LSTMStep(), x, w["kernel"],
+                                                         w["recurrent_kernel"], w["bias"], [zeros, zeros])
 
-        hidden = np.zeros((timesteps + 1, batch, units), x.dtype)
-        cell = np.zeros((timesteps + 1, batch, units), x.dtype)
-        gates = np.empty_like(projected)
-        tanh_cell = np.empty((timesteps, batch, units), x.dtype)
-        for t in range(timesteps):
-            z = projected[t] + hidden[t] @ w["recurrent_kernel"]
-            gates[t, :, :2 * units] = sigmoid(z[:, :2 * units])
-            gates[t, :, 2 * units:3 * units] = np.tanh(z[:, 2 * units:3 * units])
-            gates[t, :, 3 * units:] = sigmoid(z[:, 3 * units:])
-            i, f, g, o = np.split(gates[t], 4, axis=1)
-            cell[t + 1] = f * cell[t] + i * g
-            tanh_cell[t] = np.tanh(cell[t + 1])
-            hidden[t + 1] = o * tanh_cell[t]
-
-        logits = hidden[-1] @ w["dense_kernel"] + w["dense_bias"]
-        probability = sigmoid(logits)[:, 0]
+        logits = hidden @ w["dense_kernel"] + w["dense_bias"]
+        probability = reference_kernels.sigmoid(logits)[:, 0]
         eps = 1e-7
         clipped = np.clip(probability, eps, 1 - eps)
         loss = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
 
-        d_logits = ((probability - labels) / batch)[:, None].astype(x.dtype)
-        grads = {"dense_kernel": hidden[-1].T @ d_logits, "dense_bias": d_logits.sum(axis=0)}
+        d_logits = ((probability - labels) / len(ids))[:, None].astype(x.dtype)
+        grads = {"dense_kernel": hidden.T @ d_logits, "dense_bias": d_logits.sum(axis=0)}
         d_hidden = d_logits @ w["dense_kernel"].T
-        d_cell = np.zeros_like(d_hidden)
-        d_gates = np.empty_like(gates)
-        for t in reversed(range(timesteps)):
-            i, f, g, o = np.split(gates[t], 4, axis=1)
-            d_cell = d_cell + d_hidden * o * (1 - tanh_cell[t] ** 2)
-            d_gates[t] = np.concatenate([d_cell * g * i * (1 - i), d_cell * cell[t] * f * (1 - f),
-                                         d_cell * i * (1 - g * g), d_hidden * tanh_cell[t] * o * (1 - o)],
-                                        axis=1)
-            d_cell = d_cell * f
-            d_hidden = d_gates[t] @ w["recurrent_kernel"].T
-
-        flat_d_gates = d_gates.reshape(timesteps * batch, 4 * units)
-        grads["kernel"] = x.reshape(-1, x.shape[2]).T @ flat_d_gates
-        grads["recurrent_kernel"] = hidden[:-1].reshape(-1, units).T @ flat_d_gates
-        grads["bias"] = flat_d_gates.sum(axis=0)
-        d_x = (flat_d_gates @ w["kernel"].T).reshape(timesteps, batch, -1).transpose(1, 0, 2)
+        d_x, grads["kernel"], grads["recurrent_kernel"], grads["bias"], _ = reference_kernels.backward(
+            tape, None, [d_hidden, zeros])
         grads["embeddings"] = np.zeros_like(w["embeddings"])
         np.add.at(grads["embeddings"], ids.reshape(-1), d_x.reshape(-1, d_x.shape[2]))
         return loss, grads

@@ -186,10 +186,14 @@ def test_lstm_ops_are_grouped_in_one_name_scope_per_gate():
     scopes = {node.scope[-1] for node in nodes if node.op != "leaf"}
     assert {"projection", "input_gate", "forget_gate", "candidate", "output_gate",
             "cell_state", "hidden_state"} <= scopes
-    for node in nodes:
-        if node.op == "sigmoid":
-            assert node.scope[-1] in {"input_gate", "forget_gate", "output_gate"}
-            assert node.parents[0].scope == node.scope  # the gate's slice of z is in its scope too
+    # Each gate's activation takes its own named block of z, split off in the projection.
+    block_of = {"input_gate": "z_i", "forget_gate": "z_f", "candidate": "z_c", "output_gate": "z_o"}
+    activations = {node.scope[-1]: node for node in nodes if node.op in ("sigmoid", "tanh")
+                   and node.scope[-1] in block_of}
+    assert sorted(activations) == sorted(block_of)
+    for gate, activation in activations.items():
+        (block,) = activation.parents
+        assert (block.op, block.name, block.scope[-1]) == ("getitem", block_of[gate], "projection")
     assert all(node.scope[0] == "cell" for node in nodes if node.op != "leaf")
 
 
@@ -204,6 +208,20 @@ def test_gru_and_simple_rnn_name_their_parts():
             seen.add(node.scope[-1] if node.scope else None)
             stack.extend(node.parents)
         assert expected <= seen
+
+
+def test_gru_names_the_blocks_of_its_projections():
+    cell = GRUCell(2)
+    output, _ = cell(np.ones((1, 3)), cell.get_initial_state(1))
+    seen, stack = {}, [output]
+    while stack:
+        node = stack.pop()
+        if node.name:
+            seen[node.name] = node
+        stack.extend(node.parents)
+    assert sorted(seen) == ["h_h", "h_r", "h_z", "x_h", "x_r", "x_z"]
+    assert all(block.op == "getitem" and block.scope[-1] == "projection" for block in seen.values())
+    assert all(block.shape == (1, 2) for block in seen.values())
 
 
 def test_lstm_forget_bias_starts_at_one():

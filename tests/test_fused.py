@@ -1,9 +1,10 @@
-"""The fused sequence kernels against the cells-from-primitives loop, and the exact speed-ups.
+"""The fused sequence kernels against the cells-from-primitives loop and against plain numpy
+kernels (tests/reference_kernels.py), and the exact speed-ups.
 
-Every comparison is in float64, where the two implementations may differ only by rounding:
+Every comparison is in float64, where the implementations may differ only by rounding:
 outputs and every gradient (inputs, initial states, kernel, recurrent kernel, bias) must agree
-to 1e-10, for all three cells, with and without masks, initial states, return_sequences,
-return_state and go_backwards.
+to 1e-14 (times the values' size, against the numpy kernels), for all three cells, with and
+without masks, initial states, return_sequences, return_state and go_backwards.
 """
 
 import itertools
@@ -12,6 +13,7 @@ import signal
 
 import numpy as np
 import pytest
+import reference_kernels
 
 import tinyseq
 from tinyseq import gradcheck
@@ -19,11 +21,13 @@ from tinyseq.callbacks import BackupAndRestore, Callback
 from tinyseq.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from tinyseq.models import Sequential
 from tinyseq.models.sequential import BUCKET_POOL_BATCHES, length_bucketed_order, sequence_lengths
-from tinyseq.nn.fused import WORKSPACE, StartSchedule, Workspace, fused_recurrence
+from tinyseq.nn.fused.scaffold import fused_recurrence
+from tinyseq.nn.fused.schedule import StartSchedule
+from tinyseq.nn.fused.workspace import WORKSPACE, Workspace
 from tinyseq.optimizers import Adam
 
 LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
-TOLERANCE = 1e-10
+TOLERANCE = 1e-14
 BATCH, TIMESTEPS, FEATURES, UNITS = 3, 7, 2, 4
 
 
@@ -71,6 +75,12 @@ def run_and_differentiate(layer, x, mask, initial, seed=0):
     loss.backward()
     grads = [x.grad] + [s.grad for s in initial or []] + [p.grad for p in layer.cell.parameters()]
     return [out.data for out in outputs], grads
+
+
+def scale(arrays):
+    """The largest magnitude in `arrays`, at least 1: rounding errors grow with the values (a
+    linear SimpleRNN's can reach tens)."""
+    return max(1.0, *(float(np.max(np.abs(a))) for a in arrays))
 
 
 def worst_difference(first, second):
@@ -129,6 +139,95 @@ def test_fused_op_passes_gradcheck(kind, masked):
         return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
 
     gradcheck(run, x, *fused.get_weights(), *initial)
+
+
+# ---- against plain numpy kernels -----------------------------------------------------------------
+
+
+def random_mask(rng, batch, timesteps):
+    """None, front padding of random lengths (some rows empty), or random holes after random starts."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return None
+    starts = rng.integers(0, timesteps + 1, size=batch)
+    mask = np.arange(timesteps) >= starts[:, None]
+    return mask & (rng.random((batch, timesteps)) < 0.7) if kind == 2 else mask
+
+
+def reference_outputs_and_gradients(kind, activation, weights, x, initial, mask, go_backwards, d_sequence,
+                                    d_finals):
+    """What tests/reference_kernels.py computes: go_backwards is the sequence read reversed."""
+    step = reference_kernels.SimpleRNNStep(activation) if kind == "simple_rnn" else reference_kernels.STEPS[kind]()
+    order = slice(None, None, -1) if go_backwards else slice(None)
+    sequence, finals, tape = reference_kernels.forward(step, x[:, order], *weights, initial,
+                                                       None if mask is None else mask[:, order])
+    d_x, d_kernel, d_recurrent_kernel, d_bias, d_initial = reference_kernels.backward(tape, d_sequence, d_finals)
+    return [sequence, *finals], [d_x[:, order], *d_initial, d_kernel, d_recurrent_kernel, d_bias]
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("seed", range(8))
+def test_fused_matches_plain_numpy_kernels_on_random_shapes(kind, seed):
+    rng = np.random.default_rng(seed)
+    batch, timesteps, features, units = (int(n) for n in rng.integers(1, [6, 12, 5, 6], endpoint=True))
+    go_backwards = bool(rng.integers(2))
+    activation = str(rng.choice(["tanh", "sigmoid", "relu", "linear"])) if kind == "simple_rnn" else "tanh"
+    options = {"activation": activation} if kind == "simple_rnn" else {}
+    layer = LAYERS[kind](units, dtype="float64", **options)
+    layer(np.zeros((1, 1, features)))
+    weights = [0.5 * rng.standard_normal(w.shape) for w in layer.get_weights()]
+    layer.set_weights(weights)
+    x = rng.standard_normal((batch, timesteps, features))
+    initial = [rng.standard_normal((batch, units)) for _ in layer.cell.state_names]
+    mask = random_mask(rng, batch, timesteps)
+    d_sequence = rng.standard_normal((batch, timesteps, units))
+    d_finals = [rng.standard_normal((batch, units)) for _ in initial]
+
+    x_leaf = tinyseq.tensor(x, requires_grad=True)
+    states = [tinyseq.tensor(s, requires_grad=True) for s in initial]
+    sequence, finals = fused_recurrence(layer.cell, x_leaf, states, mask, go_backwards, return_sequences=True)
+    layer.cell.zero_grad()
+    ((sequence * d_sequence).sum() + sum((f * d).sum() for f, d in zip(finals, d_finals))).backward()
+    fused_grads = [x_leaf.grad] + [s.grad for s in states] + [p.grad for p in layer.cell.parameters()]
+
+    expected_outputs, expected_grads = reference_outputs_and_gradients(
+        kind, activation, weights, x, initial, mask, go_backwards, d_sequence, d_finals)
+    assert worst_difference([sequence.data, *(f.data for f in finals)], expected_outputs) <= TOLERANCE * scale(
+        expected_outputs)
+    assert worst_difference(fused_grads, expected_grads) <= TOLERANCE * scale(expected_grads)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_plain_numpy_kernels_agree_with_finite_differences(kind):
+    rng = np.random.default_rng(8)
+    batch, timesteps, features, units = 2, 5, 2, 3
+    layer = LAYERS[kind](units, dtype="float64")
+    layer(np.zeros((1, 1, features)))
+    weights = [0.5 * rng.standard_normal(w.shape) for w in layer.get_weights()]
+    x = rng.standard_normal((batch, timesteps, features))
+    initial = [rng.standard_normal((batch, units)) for _ in layer.cell.state_names]
+    mask = np.array([[0, 1, 1, 0, 1], [0, 0, 0, 1, 1]], dtype=bool)  # front padding and a hole
+    d_sequence = rng.standard_normal((batch, timesteps, units))
+    d_finals = [rng.standard_normal((batch, units)) for _ in initial]
+    arrays = [x, *initial, *weights]  # the order of the gradients returned below
+
+    def loss():
+        (sequence, *finals), _ = reference_outputs_and_gradients(kind, "tanh", weights, x, initial, mask, False,
+                                                                 d_sequence, d_finals)
+        return np.sum(sequence * d_sequence) + sum(np.sum(f * d) for f, d in zip(finals, d_finals))
+
+    _, gradients = reference_outputs_and_gradients(kind, "tanh", weights, x, initial, mask, False,
+                                                   d_sequence, d_finals)
+    for array, gradient in zip(arrays, gradients):
+        assert gradient.shape == array.shape
+        for index in np.ndindex(array.shape):
+            original = array[index]
+            array[index] = original + 1e-6
+            above = loss()
+            array[index] = original - 1e-6
+            below = loss()
+            array[index] = original
+            assert abs((above - below) / 2e-6 - gradient[index]) < 1e-8
 
 
 # ---- skipping the steps that are padding for the whole batch ----------------------------------
@@ -214,7 +313,7 @@ def test_buffers_are_reused_only_after_the_graph_is_freed():
 
 def test_inference_hands_its_buffers_straight_back():
     layer, _ = layer_pair("gru")
-    WORKSPACE.free.clear()
+    WORKSPACE.clear()
     with tinyseq.no_grad():
         layer(np.ones((BATCH, TIMESTEPS, FEATURES)))
     assert len(WORKSPACE.free) == 4  # inputs with ones, gates, states, the candidates' recurrent part
@@ -222,6 +321,28 @@ def test_inference_hands_its_buffers_straight_back():
     with tinyseq.no_grad():
         layer(np.ones((BATCH, TIMESTEPS - 2, FEATURES)))  # shorter: fits in the same buffers
     assert {id(b) for b in WORKSPACE.free} == buffers
+
+
+def test_two_fused_layers_in_one_graph_both_give_their_buffers_back():
+    first = LSTM(UNITS, return_sequences=True, dtype="float64")
+    second = LSTM(UNITS, dtype="float64")
+    WORKSPACE.clear()
+    second(first(tinyseq.tensor(np.ones((BATCH, TIMESTEPS, FEATURES)), requires_grad=True))).sum().backward()
+    assert len(WORKSPACE.free) == 10  # five each: inputs with ones, gates, h, c and tanh(c)
+
+
+def test_clearing_the_workspace_drops_the_free_buffers_only():
+    layer, _ = layer_pair("lstm")
+    WORKSPACE.clear()
+    with tinyseq.no_grad():
+        layer(np.ones((BATCH, TIMESTEPS, FEATURES)))
+    assert len(WORKSPACE.free) == 5
+    WORKSPACE.clear()
+    assert WORKSPACE.free == []
+    output = layer(tinyseq.tensor(np.ones((BATCH, TIMESTEPS, FEATURES)), requires_grad=True))
+    WORKSPACE.clear()  # the graph's buffers are in use: they come back when it is freed
+    output.sum().backward()
+    assert len(WORKSPACE.free) == 5
 
 
 def test_workspace_drops_buffers_too_small_to_serve():

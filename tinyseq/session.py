@@ -7,7 +7,7 @@ Everything else lives in the objects you make (tensors, layers, models). These f
 | grad mode | `tensor._grad_enabled` | whether ops record the graph (`no_grad`) | on |
 | name scope | `tensor._scope` | the `name_scope` path new ops are tagged with | empty |
 | random generator | `random._generator` | every draw: initial weights, dropout, shuffling | reseeded |
-| fused workspace | `nn.fused.WORKSPACE` | big arrays the fused kernels reuse between calls | emptied |
+| fused workspace | `nn.fused.workspace.WORKSPACE` | big arrays the fused kernels reuse between calls | emptied |
 
 Layer and model names are not global: a model names its layers itself (`lstm`, `lstm_1`), so
 the same code gives the same names whatever ran before it.
@@ -16,7 +16,7 @@ the same code gives the same names whatever ran before it.
 from __future__ import annotations
 
 from . import random, tensor
-from .nn import fused
+from .nn.fused.workspace import WORKSPACE
 
 
 def clear_session(seed=None):
@@ -34,4 +34,4 @@ def clear_session(seed=None):
     tensor._grad_enabled = True
     tensor._scope = ()
     random.seed(seed)
-    fused.WORKSPACE.clear()
+    WORKSPACE.clear()

@@ -90,10 +90,6 @@ class RecurrentCell(Layer):
         with name_scope("projection"):
             return affine(inputs, self.kernel, self.input_bias())
 
-    def gate(self, projection, index):
-        """The columns of gate number `index` in a projection laid out like the kernels."""
-        return projection[..., index * self.units:(index + 1) * self.units]
-
     def step(self, projected_inputs, states):
         """One time step from the projected input: return (output, list of new states)."""
         raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
@@ -214,18 +210,14 @@ class LSTMCell(RecurrentCell):
         hidden, cell = states
         with name_scope("projection"):
             z = projected_inputs + hidden @ self.recurrent_kernel
-        with name_scope("input_gate"):
-            input_gate = ops.sigmoid(self.gate(z, 0))
-        with name_scope("forget_gate"):
-            forget_gate = ops.sigmoid(self.gate(z, 1))
-        with name_scope("candidate"):
-            candidate = ops.tanh(self.gate(z, 2))
-        with name_scope("output_gate"):
-            output_gate = ops.sigmoid(self.gate(z, 3))
-        with name_scope("cell_state"):
-            new_cell = forget_gate * cell + input_gate * candidate
-        with name_scope("hidden_state"):
-            new_hidden = output_gate * ops.tanh(new_cell)
+            z_i, z_f, z_c, z_o = ops.split(z, 4, names=("z_i", "z_f", "z_c", "z_o"))
+        # One scope per equation, so that a drawing of the graph groups each gate's ops.
+        with name_scope("input_gate"):   input_gate = ops.sigmoid(z_i)
+        with name_scope("forget_gate"):  forget_gate = ops.sigmoid(z_f)
+        with name_scope("candidate"):    candidate = ops.tanh(z_c)
+        with name_scope("output_gate"):  output_gate = ops.sigmoid(z_o)
+        with name_scope("cell_state"):   new_cell = forget_gate * cell + input_gate * candidate
+        with name_scope("hidden_state"): new_hidden = output_gate * ops.tanh(new_cell)
         return new_hidden, [new_hidden, new_cell]
 
     def get_config(self):
@@ -236,12 +228,15 @@ class LSTMCell(RecurrentCell):
 class GRUCell(RecurrentCell):
     """The GRU step (Cho et al.) as Keras's default, reset_after=True, with gate order z, r, h.
 
-    The bias has two rows: row 0 is added to the input projection, row 1 to the recurrent one,
-    and the reset gate scales the recurrent part of the candidate after its matrix product:
+    The bias has two rows: row 0 (b) is added to the input projection, row 1 (b') to the
+    recurrent one, and the reset gate scales the recurrent part of the candidate after its
+    matrix product:
 
-        z  = σ(x W_z + b_z + h U_z + b'_z)          update gate: how much of h to keep
-        r  = σ(x W_r + b_r + h U_r + b'_r)          reset gate: how much of h the candidate sees
-        hh = tanh(x W_h + b_h + r · (h U_h + b'_h)) candidate state
+        x_z, x_r, x_h = x W + b,   split in three
+        h_z, h_r, h_h = h U + b',  split in three
+        z  = σ(x_z + h_z)           update gate: how much of h to keep
+        r  = σ(x_r + h_r)           reset gate: how much of h the candidate sees
+        hh = tanh(x_h + r · h_h)    candidate state
         h' = z · h + (1 - z) · hh
 
     Args:
@@ -264,12 +259,11 @@ class GRUCell(RecurrentCell):
         (hidden,) = states
         with name_scope("projection"):
             recurrent = hidden @ self.recurrent_kernel + self.bias[1]
-        with name_scope("update_gate"):
-            update_gate = ops.sigmoid(self.gate(projected_inputs, 0) + self.gate(recurrent, 0))
-        with name_scope("reset_gate"):
-            reset_gate = ops.sigmoid(self.gate(projected_inputs, 1) + self.gate(recurrent, 1))
-        with name_scope("candidate"):
-            candidate = ops.tanh(self.gate(projected_inputs, 2) + reset_gate * self.gate(recurrent, 2))
-        with name_scope("hidden_state"):
-            new_hidden = update_gate * hidden + (1 - update_gate) * candidate
+            x_z, x_r, x_h = ops.split(projected_inputs, 3, names=("x_z", "x_r", "x_h"))
+            h_z, h_r, h_h = ops.split(recurrent, 3, names=("h_z", "h_r", "h_h"))
+        # One scope per equation, so that a drawing of the graph groups each gate's ops.
+        with name_scope("update_gate"):  update_gate = ops.sigmoid(x_z + h_z)
+        with name_scope("reset_gate"):   reset_gate = ops.sigmoid(x_r + h_r)
+        with name_scope("candidate"):    candidate = ops.tanh(x_h + reset_gate * h_h)
+        with name_scope("hidden_state"): new_hidden = update_gate * hidden + (1 - update_gate) * candidate
         return new_hidden, [new_hidden]

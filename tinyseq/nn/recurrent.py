@@ -13,13 +13,13 @@ All three share one time loop, in `RNN`. It follows Keras:
 * Steps at either end of the sequence that are padding for the whole batch are not run at all:
   they would carry every state over and repeat the output, so skipping them is exact. The
   fused kernel goes further, row by row: a sequence padded at the front waits in its initial
-  state until its first real step, so it is not run before it (see `fused.StartSchedule`).
+  state until its first real step, so it is not run before it (see `fused.schedule.StartSchedule`).
 
 Two implementations compute the same thing. `implementation="cells"` runs the loop below, one
 cell step of primitive ops per time step, so autograd differentiates it and the graph can be
 drawn step by step. `implementation="fused"` (the default of SimpleRNN, LSTM and GRU) hands
-the whole sequence to a hand-written kernel, `fused.fused_recurrence`: one graph node, the same
-numbers to rounding error, several times less work per step.
+the whole sequence to a hand-written kernel, `fused.scaffold.fused_recurrence`: one graph node,
+the same numbers to rounding error, several times less work per step.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .. import ops
 from ..tensor import ShapeError, Tensor
 from .cells import GRUCell, LSTMCell, SimpleRNNCell
 from .core import Layer
-from .fused import fused_recurrence, fused_support_problem
+from .fused.scaffold import fused_recurrence, fused_support_problem
 
 IMPLEMENTATIONS = ("fused", "cells")
 

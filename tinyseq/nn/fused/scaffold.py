@@ -1,0 +1,257 @@
+"""The loop over time that every fused kernel shares: `fused_recurrence`.
+
+What differs between SimpleRNN, LSTM and GRU is one step forward and one step back, in
+`steps.py`; everything else is here: the input projection for all steps at once, the forward
+and backward loops over time with masking and the rows that have started (`StartSchedule`),
+the weight gradients summed chunk by chunk (`WeightGradients`), the outputs and final states
+packed into one graph node, and the gradients put back into Keras's layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...tensor import make_node
+from .schedule import StartSchedule
+from .steps import STEPS_BY_CELL
+from .workspace import WORKSPACE
+
+
+def fused_support_problem(cell):
+    """Why `cell` cannot run fused, as a sentence, or None if it can.
+
+    Only the three built-in cells (not subclasses, which may change the step) have
+    hand-derived backward passes, and a SimpleRNN only with an activation listed in
+    `inplace.FUSED_ACTIVATIONS`.
+    """
+    if type(cell) not in STEPS_BY_CELL:
+        return f"there is no fused kernel for {type(cell).__name__} (only for SimpleRNNCell, LSTMCell and GRUCell)"
+    return STEPS_BY_CELL[type(cell)].support_problem(cell)
+
+
+def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return_sequences=False):
+    """Run `cell` over a whole sequence as one graph node: the fused twin of `RNN`'s loop.
+
+    Agrees with the cells-from-primitives loop in `recurrent.py` (same masking, state and
+    output conventions) to rounding error, in the outputs and in every gradient.
+
+    Args:
+        cell: a built SimpleRNNCell, LSTMCell or GRUCell.
+        inputs: (batch, timesteps, features) tensor.
+        states: the initial states, a list of (batch, units) tensors in `cell.state_names` order.
+        mask: optional (batch, timesteps) booleans, True at real steps.
+        go_backwards: process the steps from last to first.
+        return_sequences: return the output of every step (in processing order), not only the last.
+
+    Returns:
+        (output, final_states): output is (batch, timesteps, units) or (batch, units).
+
+    Raises:
+        TypeError: for a cell without a fused kernel, or tensors of different dtypes.
+    """
+    problem = fused_support_problem(cell)
+    if problem:
+        raise TypeError(f"fused_recurrence: {problem}")
+    op_name = STEPS_BY_CELL[type(cell)].op_name
+    tensors = (inputs, cell.kernel, cell.recurrent_kernel, cell.bias, *states)
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:
+        raise TypeError(f"{op_name}: inputs, weights and states have different dtypes "
+                        f"{', '.join(sorted(str(d) for d in dtypes))}; convert one explicitly with .astype(...)")
+
+    packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences)
+    # One node has one output array, so the outputs and the final states travel packed along
+    # the time axis, [outputs | state 1 | state 2], and are sliced apart here (views; the
+    # engine sends each slice's gradient back into one gradient array for the node).
+    node = make_node(packed, tensors, backward, op_name)
+    output_steps = inputs.shape[1] if return_sequences else 1
+    output = node[:, :output_steps] if return_sequences else node[:, 0]
+    final_states = [node[:, output_steps + k] for k in range(len(states))]
+    return output, final_states
+
+
+def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
+    """The fused forward pass on arrays: return (packed outputs and states, backward function)."""
+    x = tensors[0].data
+    batch, timesteps, features = x.shape
+    units, dtype = cell.units, x.dtype
+    taken = []  # the workspace buffers this call uses, handed back with the backward function
+
+    def allocate(shape):
+        taken.append(WORKSPACE.take(shape, dtype))
+        return taken[-1]
+
+    steps = STEPS_BY_CELL[type(cell)](cell, timesteps, batch, allocate)
+    gate_count = len(steps.keras_gates)
+    time_order = slice(None, None, -1) if go_backwards else slice(None)
+    schedule = StartSchedule(mask, time_order, timesteps, batch)
+
+    # Time-major inputs in processing order (rows in the schedule's order), with a column of
+    # ones: [x_t, 1] @ [[W], [b]] is x_t W + b, so the bias is added (and later
+    # differentiated) inside the big products.
+    x_ones = allocate((timesteps, batch, features + 1))
+    x_ones[..., :features] = schedule.sort_rows(x.transpose(1, 0, 2)[time_order], axis=1)
+    x_ones[..., features] = 1.0
+    gates = allocate((gate_count, timesteps, batch, units))
+    np.matmul(x_ones.reshape(timesteps * batch, features + 1), steps.kernel_and_bias,
+              out=gates.reshape(gate_count, timesteps * batch, units))
+
+    # states[k][t] is state k before step t; states[k][0] is the initial state.
+    states = [allocate((timesteps + 1, batch, units)) for _ in steps.state_names]
+    for buffer, initial in zip(states, tensors[4:]):
+        buffer[0] = schedule.sort_rows(initial.data, axis=0)
+    started, padding, holes = schedule.started, schedule.padding, schedule.holes
+    for t in range(timesteps):
+        rows = started[t]
+        if rows < batch:  # the sequences that have not started wait in their initial states
+            for buffer in states:
+                buffer[t + 1, rows:] = buffer[t, rows:]
+        if rows == 0:
+            continue
+        steps.use_rows(rows)
+        steps.forward_step(t, gates[:, t, :rows], [s[t, :rows] for s in states], [s[t + 1, :rows] for s in states])
+        if holes[t]:
+            for buffer in states:
+                np.copyto(buffer[t + 1, :rows], buffer[t, :rows], where=padding[t, :rows])  # carry over
+
+    # The output at each step is h, except that before a sequence's first real step it is
+    # zero (as in the cells' loop), even when the initial state is not.
+    hidden = states[0][1:]
+    output_steps = timesteps if return_sequences else 1
+    packed = np.zeros((output_steps + len(states), batch, units), dtype)  # time-major until the end
+    for t in range(timesteps - output_steps, timesteps):
+        packed[t - timesteps + output_steps, :started[t]] = hidden[t, :started[t]]
+    for k, buffer in enumerate(states):
+        packed[output_steps + k] = buffer[-1]
+    packed = schedule.unsort_rows(packed, axis=1).transpose(1, 0, 2)
+
+    def backward(grad):
+        """Backpropagation through time: the packed outputs' gradient -> one per input tensor."""
+        grad = schedule.sort_rows(grad, axis=0).transpose(1, 0, 2)  # time-major, rows in schedule order
+        d_outputs = grad[:output_steps]
+        d_states = [grad[output_steps + k].copy() for k in range(len(states))]
+        d_previous = [np.empty_like(d) for d in d_states]
+        carried = [np.empty_like(d) for d in d_states]
+        if not return_sequences:
+            d_states[0][:started[-1]] += d_outputs[0, :started[-1]]  # the others' output was 0
+        # Sequences that never start hand the final states' gradient straight to the initial
+        # states; the others hand it over at their first real step, below.
+        d_initial = [d.copy() for d in d_states]
+        weight_gradients = WeightGradients(steps, x_ones, states[0], started, tensors[0].requires_grad)
+
+        for t in reversed(range(timesteps)):
+            rows = started[t]
+            dz, dz_recurrent = weight_gradients.slots_for(t)
+            if rows == 0:
+                continue
+            steps.use_rows(rows)
+            into_step, out_of_step = [d[:rows] for d in d_states], [d[:rows] for d in d_previous]
+            if return_sequences:
+                into_step[0] += d_outputs[t, :rows]
+            if holes[t]:
+                # Padding rows hand their gradient straight to the previous state; real rows
+                # send it into the step.
+                for d, carry in zip(into_step, carried):
+                    np.multiply(d, padding[t, :rows], out=carry[:rows])
+                    d *= ~padding[t, :rows]
+            steps.backward_step(t, gates[:, t, :rows], [s[t, :rows] for s in states], into_step, out_of_step,
+                                dz, dz_recurrent)
+            if holes[t]:
+                for d, carry in zip(out_of_step, carried):
+                    d += carry[:rows]
+            starting_here = slice(started[t - 1] if t else 0, rows)
+            for initial, d in zip(d_initial, d_previous):
+                initial[starting_here] = d[starting_here]
+            d_states, d_previous = d_previous, d_states
+
+        d_kernel_and_bias, d_recurrent_weights, d_x = weight_gradients.finish()
+        d_kernel, d_recurrent_kernel, d_bias = steps.keras_gradients(d_kernel_and_bias, d_recurrent_weights)
+        if d_x is not None:
+            # back to (batch, timesteps, features), in the inputs' order of rows and steps
+            d_x = schedule.unsort_rows(d_x[time_order], axis=1).transpose(1, 0, 2)
+        return (d_x, d_kernel, d_recurrent_kernel, d_bias,
+                *(schedule.unsort_rows(d, axis=0) for d in d_initial))
+
+    WORKSPACE.give_back_when_freed(backward, taken)
+    return packed, backward
+
+
+class WeightGradients:
+    """Collects dz of the steps, going back in time, and turns them into the weight gradients.
+
+    Every weight gradient is a sum over the steps: dW = Σ_t [x_t, 1]ᵀ dz_t (the bias's gradient
+    is the row of the constant 1), dU = Σ_t h_{t-1}ᵀ dz_t, and the inputs' gradient dx_t = dz_t Wᵀ.
+    One product per step would be 500 small, slow products; one product over all the steps
+    would have to keep every dz in a (gates, timesteps·batch, units) array and stream it from
+    main memory. So the steps write their dz into a buffer for `CHUNK_STEPS` steps, and each
+    full chunk becomes one product per gradient while it is still in the processor's cache
+    (benchmarks/README.md has the measurements).
+
+    Only the rows that have started by a chunk's last step take part in its products; the
+    steps of the chunk in which some of those rows had not started yet give them dz = 0.
+
+    Args:
+        steps: the cell's FusedSteps: its weights, and the products for its recurrent weights.
+        x_ones: the inputs with their column of ones, (timesteps, batch, features + 1).
+        hidden: the hidden states, (timesteps + 1, batch, units); hidden[t] enters step t.
+        started: started[t], the number of rows (from the first) that have started by step t.
+        inputs_need_gradient: whether to compute dx.
+    """
+
+    CHUNK_STEPS = 8
+
+    def __init__(self, steps, x_ones, hidden, started, inputs_need_gradient):
+        gate_count, units, _ = steps.recurrent_kernel.shape
+        timesteps, batch, features = x_ones.shape
+        features -= 1
+        dtype = hidden.dtype
+        self.steps, self.x_ones, self.hidden, self.started = steps, x_ones, hidden, started
+        self.kernel_transposed = steps.kernel_and_bias[:, :features].transpose(0, 2, 1)
+        self.dz = np.empty((gate_count, self.CHUNK_STEPS, batch, units), dtype)
+        self.dz_recurrent = np.empty_like(self.dz) if steps.separate_recurrent_gradient else self.dz
+        self.d_kernel_and_bias = np.zeros(steps.kernel_and_bias.shape, dtype)
+        self.d_recurrent_weights = [np.zeros(w.shape, dtype) for w in steps.recurrent_weights]
+        self.d_x = np.zeros((timesteps, batch, features), dtype) if inputs_need_gradient else None
+        self.chunk_end = timesteps  # the chunk being filled: steps [chunk_end - CHUNK_STEPS, chunk_end)
+
+    def slots_for(self, t):
+        """Where step t writes dz and dz_recurrent, for its started rows; first folds in the
+        previous chunk if full."""
+        if t < self.chunk_end - self.CHUNK_STEPS:
+            self._fold_chunk(self.chunk_end - self.CHUNK_STEPS)
+        slot = t - (self.chunk_end - self.CHUNK_STEPS)
+        started, chunk_rows = self.started[t], self.started[self.chunk_end - 1]
+        if started < chunk_rows:  # rows that start later in the chunk
+            self.dz[:, slot, started:chunk_rows] = 0.0
+            self.dz_recurrent[:, slot, started:chunk_rows] = 0.0
+        return self.dz[:, slot, :started], self.dz_recurrent[:, slot, :started]
+
+    def finish(self):
+        """Fold in the last chunk; return the gate-major gradients of `steps.kernel_and_bias`
+        and of `steps.recurrent_weights`, and dx (time-major, in processing order; None if not
+        wanted)."""
+        self._fold_chunk(0)
+        return self.d_kernel_and_bias, self.d_recurrent_weights, self.d_x
+
+    def _fold_chunk(self, start):
+        """Add the products of steps [start, chunk_end), whose dz fill the buffer's last slots."""
+        count, end = self.chunk_end - start, self.chunk_end
+        self.chunk_end = start
+        rows = self.started[end - 1]
+        if rows == 0:
+            return
+        gate_count, _, _, units = self.dz.shape
+        first_slot = self.CHUNK_STEPS - count
+        # (steps, rows, ...) -> (steps·rows, ...): copies unless every row takes part
+        dz = self.dz[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
+        dz_recurrent = dz if self.dz_recurrent is self.dz else \
+            self.dz_recurrent[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
+        x_ones = self.x_ones[start:end, :rows].reshape(count * rows, -1)
+        self.d_kernel_and_bias += np.matmul(x_ones.T, dz)
+        hidden = self.hidden[start:end, :rows].reshape(count * rows, units)
+        parts = self.steps.recurrent_weight_gradients(hidden, dz_recurrent)
+        for total, part in zip(self.d_recurrent_weights, parts):
+            total += part
+        if self.d_x is not None:
+            d_x = np.matmul(dz, self.kernel_transposed).sum(axis=0)
+            self.d_x[start:end, :rows] = d_x.reshape(count, rows, -1)
