@@ -210,6 +210,7 @@ class LSTMCell(RecurrentCell):
         hidden, cell = states
         with name_scope("projection"):
             z = projected_inputs + hidden @ self.recurrent_kernel
+            z.name = "z"
             z_i, z_f, z_c, z_o = ops.split(z, 4, names=("z_i", "z_f", "z_c", "z_o"))
         # One scope per equation, so that a drawing of the graph groups each gate's ops.
         with name_scope("input_gate"):   input_gate = ops.sigmoid(z_i)

@@ -23,15 +23,21 @@ For a gradient heatmap, keep every intermediate gradient, run backward, and draw
     >>> heat = viz.draw(loss, grad_heatmap=True)
 
 Large graphs: `collapse=["forget_gate"]` or `max_depth=1` draw whole scopes as single nodes.
+For long sequences, `draw_unrolled_norms` draws one box per time step instead, coloured by the
+gradient norm `unrolled_grad_norms` measures there. `draw_cell_concept("lstm")` draws the
+textbook picture of a cell, in the same colours as the clusters of its op-level graph.
 Ready-made recurrent graphs come from `cell_example` (what `tinyseq graph` draws) and `unroll`
 (any cell over a sequence, one "t=k" scope per step). `draw` needs only the `graphviz` Python
 package; rendering images needs the Graphviz program `dot` as well.
 """
 
+from .concept import draw_cell_concept
 from .drawing import Drawing, GraphvizNotFoundError, draw, write
 from .examples import Example, Unrolled, cell_example, make_cell, unroll
 from .graph import retain_grads, topological_order
 from .style import heat_color
+from .unrolled import draw_unrolled_norms, unrolled_grad_norms
 
 __all__ = ["draw", "write", "retain_grads", "topological_order", "heat_color", "cell_example",
-           "unroll", "make_cell", "Example", "Unrolled", "Drawing", "GraphvizNotFoundError"]
+           "unroll", "make_cell", "Example", "Unrolled", "Drawing", "GraphvizNotFoundError",
+           "draw_cell_concept", "draw_unrolled_norms", "unrolled_grad_norms"]

@@ -69,7 +69,9 @@ def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=Fa
     Args:
         outputs: a tensor or a list of tensors (e.g. `[h, c]` of an LSTM step).
         labels: a dict from tensor to display name, e.g. `{x: "x(t)", h_prev: "h(t−1)"}`.
-            Works for any tensor; labelled ops show the name under their symbol.
+            Works for any tensor; labelled ops show the name under their symbol. A tensor
+            not in `labels` shows its `.name`, if it has one; a named slice (from
+            `split(z, 4, names=...)`) is drawn as that name, e.g. "z_f", "slice of z".
         params: parameter names: a dict name -> tensor, or a module (its `named_parameters()`).
             These tensors, and every `Parameter`, are drawn as parameters.
         show_params: False leaves the parameters out, e.g. the weights an unrolled network
@@ -109,7 +111,7 @@ def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=Fa
     if grad_heatmap and not any(norms[id(t)] is not None for t in shown if t.parents):
         raise ValueError("draw: grad_heatmap needs the gradients of the ops, but none has one. "
                          "Call tinyseq.viz.retain_grads(output) before output.backward().")
-    scale = _scale(norms.values(), grad_scale) if grad_heatmap else None
+    scale = log_scale(norms.values(), grad_scale, "draw") if grad_heatmap else None
 
     units = Units(collapser(collapse, max_depth))
     weight_scopes = common_scopes(shown, param_ids)
@@ -151,22 +153,33 @@ def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=Fa
     return graph
 
 
-def write(graph, path):
+def write(graph, path, dpi=None):
     """Save a drawing to `path`, in the format its suffix names: .svg, .png, .pdf, or .dot/.gv.
 
     Args:
         graph: a `graphviz.Digraph` (what `draw` returns).
         path: the file to write.
+        dpi: for a .png, its resolution: Graphviz's default, 96, gives one pixel per CSS pixel;
+            192 gives an image twice as sharp, for a slide or a print.
 
     Returns:
         The path written, as a `pathlib.Path`.
 
     Raises:
         GraphvizNotFoundError: an image format was asked for but Graphviz's `dot` is missing.
-        ValueError: the suffix is not one of the formats above.
+        ValueError: the suffix is not one of the formats above, or `dpi` is given for another
+            format than .png or is not a positive number.
     """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
+    if dpi is not None:
+        if suffix != "png":
+            raise ValueError(f"write: dpi sets the resolution of a .png; {path.name!r} is not one "
+                             f"(an .svg or .pdf is sharp at any size)")
+        if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi < math.inf:
+            raise ValueError(f"write: dpi must be a positive number, got {dpi!r}")
+        graph = graph.copy()
+        graph.attr(dpi=str(dpi))
     if suffix in ("dot", "gv"):
         path.write_text(graph.source, encoding="utf-8")
         return path
@@ -179,6 +192,11 @@ def write(graph, path):
 
 
 # ---- what each node says -------------------------------------------------------------------
+def _name_of(t, names):
+    """A tensor's display name: from `draw(labels=...)`, else its own `.name` (None if neither)."""
+    return names.get(id(t)) or getattr(t, "name", None)
+
+
 def _is_constant(t):
     """A Python number lifted into an op: a scalar leaf that no gradient reaches."""
     return not t.parents and t.op == "leaf" and not t.requires_grad and t.size == 1
@@ -188,11 +206,14 @@ def _grad_norm(t):
     return None if t.grad is None else float(np.sqrt(np.sum(np.square(t.grad, dtype=np.float64))))
 
 
-def _scale(norms, requested):
+def log_scale(norms, requested, caller):
+    """The (low, high) log10 range of a heat scale: `requested` after checking it, else the
+    whole decades spanned by the nonzero `norms` (None entries are skipped); `caller` names
+    the function in the error message."""
     if requested is not None:
         low, high = (float(x) for x in requested)
         if not low < high:
-            raise ValueError(f"draw: grad_scale must be (low, high) with low < high, got {requested}")
+            raise ValueError(f"{caller}: grad_scale must be (low, high) with low < high, got {requested}")
         return low, high
     logs = [math.log10(n) for n in norms if n]
     if not logs:
@@ -227,13 +248,19 @@ def _unit_attrs(unit, names, param_ids, folded, norms, scale, show_values, show_
         tooltip = f"scope: {'/'.join(unit.path)} ({len(unit.members)} tensors)"
     else:
         t = unit.members[0]
-        name = names.get(id(t))
+        name = _name_of(t, names)
+        details = []
         if not t.parents:
             kind = "parameter" if id(t) in param_ids else "input"
             main, name = name or kind, None
+        elif t.op == "getitem" and name:
+            # A named slice is drawn as what it takes: "z_f", a slice of z.
+            kind, main, name = "plumbing", name, None
+            details.append(f"slice of {_name_of(t.parents[0], names) or _shape(t.parents[0])}")
         else:
             kind, main = style.node_kind(t.op), _op_symbol(t, folded)
-        details = [_shape(t)] if show_shapes else []
+        if show_shapes:
+            details.append(_shape(t))
         if show_values and t.size:
             details.append(f"∈ [{_number(float(t.data.min()))}, {_number(float(t.data.max()))}]")
         tooltip = f"{t.op}: shape {_shape(t)}, scope {'/'.join(t.scope) or '(none)'}"
@@ -275,21 +302,30 @@ def _caption(title, scale):
     plus the no-gradient style) right under it, where a reader looks first."""
     rows = [f'<tr><td border="0"><font point-size="20">{html.escape(title)}</font></td></tr>'] if title else []
     if scale:
-        low, high = scale
-        step = max(1, math.ceil((high - low) / 10))
-        ticks = [low + k * step for k in range(int((high - low) // step) + 1)]
-        if ticks[-1] < high:
-            ticks.append(high)
-        cells = []
-        for i, tick in enumerate(ticks):
-            fill = style.heat_color(tick, low, high)
-            text = ("≤ " if i == 0 else "≥ " if i == len(ticks) - 1 else "") + _number(tick)
-            color = "white" if style.luminance(fill) < 0.5 else "black"
-            cells.append(f'<td bgcolor="{fill}" width="44"><font color="{color}">{text}</font></td>')
+        legend = heat_legend(scale, "log₁₀ ‖gradient‖ of each tensor")
+        rows.append(f'<tr><td border="0">{legend}</td></tr>')
+    return f'<<table border="0" cellspacing="2">{"".join(rows)}</table>>'
+
+
+def heat_legend(scale, heading, no_gradient=True, cell_width=44):
+    """The colour scale as an HTML-like table under `heading`: a cell per tick from `scale` =
+    (low, high) in log10 units (a tick per decade, or per few decades for a wide range) and, if
+    `no_gradient`, one in the style of a node without gradient."""
+    low, high = scale
+    step = max(1, math.ceil((high - low) / 10))
+    ticks = [low + k * step for k in range(int((high - low) // step) + 1)]
+    if ticks[-1] < high:
+        ticks.append(high)
+    cells = []
+    for i, tick in enumerate(ticks):
+        fill = style.heat_color(tick, low, high)
+        text = ("≤ " if i == 0 else "≥ " if i == len(ticks) - 1 else "") + _number(tick)
+        color = "white" if style.luminance(fill) < 0.5 else "black"
+        cells.append(f'<td bgcolor="{fill}" width="{cell_width}"><font color="{color}">{text}</font></td>')
+    if no_gradient:
         none = style.NO_GRADIENT
         cells.append(f'<td bgcolor="{none["fillcolor"]}" color="{none["color"]}">'
                      f'<font color="{none["fontcolor"]}">no gradient</font></td>')
-        rows.append('<tr><td border="0"><table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-                    f'<tr><td colspan="{len(cells)}" border="0">log₁₀ ‖gradient‖ of each tensor</td></tr>'
-                    f'<tr>{"".join(cells)}</tr></table></td></tr>')
-    return f'<<table border="0" cellspacing="2">{"".join(rows)}</table>>'
+    return ('<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+            f'<tr><td colspan="{len(cells)}" border="0">{html.escape(heading)}</td></tr>'
+            f'<tr>{"".join(cells)}</tr></table>')

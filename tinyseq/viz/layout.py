@@ -188,7 +188,7 @@ def chain_hints(units, edges):
 
 
 class Clusters:
-    """The nested cluster subgraphs for a set of scope paths, tinted by scope name."""
+    """The nested cluster subgraphs for a set of scope paths, coloured by scope name."""
 
     def __init__(self, graph, paths, heatmap):
         """Make one cluster per scope path in `paths` and per enclosing scope.
@@ -205,16 +205,17 @@ class Clusters:
             for k in range(1, len(path) + 1):
                 self._graphs.setdefault(path[:k], None)
         outer = {path[:-1] for path in self._graphs}
-        tints = {}
+        fallbacks = {}  # scope name -> its place among the shared tints
         for i, path in enumerate(self._graphs):
             attrs = {"label": path[-1], "fontname": style.FONT, "fontsize": "13", "margin": "10"}
             if path in outer:
                 attrs.update(style.OUTER_CLUSTER)
             else:
-                tint = tints.setdefault(path[-1], len(tints) % len(style.CLUSTER_TINTS))
-                attrs.update(style="rounded" if heatmap else "rounded,filled",
-                             fillcolor=style.CLUSTER_TINTS[tint], color=style.CLUSTER_BORDERS[tint],
-                             penwidth="2" if heatmap else "1")
+                if path[-1] not in style.SCOPE_COLORS:
+                    fallbacks.setdefault(path[-1], len(fallbacks))
+                tint, border = style.scope_colors(path[-1], fallbacks.get(path[-1], 0))
+                attrs.update(style="rounded" if heatmap else "rounded,filled", fillcolor=tint,
+                             color=border, penwidth="2" if heatmap else "1")
             self._graphs[path] = graphviz.Digraph(name=f"cluster_{i}", graph_attr=attrs)
 
     def graph_for(self, path):

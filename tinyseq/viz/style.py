@@ -29,12 +29,26 @@ STYLES = {
     "group": {"shape": "box3d", "style": "filled", "fillcolor": "#eeeeee"},
 }
 
-# Tints for innermost clusters (the gates), in order of first appearance of a scope name, so
-# that the forget gate of every time step gets the same tint.
-CLUSTER_TINTS = ["#fbe9e7", "#e8f5e9", "#fff8e1", "#e3f2fd", "#f3e5f5", "#e0f2f1", "#fff3e0",
-                 "#eceff1"]
-CLUSTER_BORDERS = ["#d7a39b", "#9fcfa2", "#e6cf7a", "#90bde6", "#c9a3d1", "#8fcbc4", "#e8b77d",
-                   "#aab4ba"]
+# Each part of a recurrent cell has its own colour, the same in every drawing of it: the
+# op-level graph's clusters and the conceptual cell diagram, so one maps onto the other.
+# (tint: a cluster's or a part's fill; border: its outline, and the lines it draws.)
+SCOPE_COLORS = {
+    "projection": ("#eceff1", "#8c99a1"),
+    "input_gate": ("#e8f5e9", "#6fb374"),
+    "forget_gate": ("#fbe9e7", "#d0806f"),
+    "candidate": ("#fff8e1", "#d9b440"),
+    "output_gate": ("#e3f2fd", "#5f9bd6"),
+    "cell_state": ("#f3e5f5", "#a66cb3"),
+    "hidden_state": ("#e0f2f1", "#4fa89d"),
+    "update_gate": ("#fff3e0", "#e0953f"),
+    "reset_gate": ("#fce4ec", "#d97a9c"),
+}
+# Scopes without a colour of their own take these, in order of first appearance of the name,
+# so that the same scope gets the same tint in every time step.
+CLUSTER_TINTS = ["#ede7f6", "#f1f8e9", "#e0f7fa", "#fbe9e7", "#e8f5e9", "#fff8e1", "#e3f2fd",
+                 "#f3e5f5"]
+CLUSTER_BORDERS = ["#9e8cc9", "#a5c77f", "#6cc3cf", "#d0806f", "#6fb374", "#d9b440", "#5f9bd6",
+                   "#a66cb3"]
 OUTER_CLUSTER = {"style": "rounded,dashed", "color": "#888888", "fontcolor": "#555555"}
 
 # The heatmap scale: ColorBrewer's YlOrRd, pale for a faded gradient, dark red for a strong one.
@@ -42,6 +56,15 @@ OUTER_CLUSTER = {"style": "rounded,dashed", "color": "#888888", "fontcolor": "#5
 HEAT = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
         "#800026"]
 NO_GRADIENT = {"fillcolor": "#ffffff", "color": "#bbbbbb", "fontcolor": "#999999"}
+
+
+def scope_colors(name, fallback=0):
+    """The (tint, border) colours of a scope: its own for the parts of a recurrent cell
+    (`SCOPE_COLORS`), else number `fallback` of the shared tints."""
+    if name in SCOPE_COLORS:
+        return SCOPE_COLORS[name]
+    i = fallback % len(CLUSTER_TINTS)
+    return CLUSTER_TINTS[i], CLUSTER_BORDERS[i]
 
 
 def node_kind(op):
