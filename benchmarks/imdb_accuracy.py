@@ -21,7 +21,7 @@ Every run is its own process with 1 BLAS / TensorFlow thread (the thread count c
 rounding, and with it a run's path), `--jobs` of them at a time. A run takes 1 to 2.5
 minutes on the development machine. `--bucket-pool` sets `BUCKET_POOL_BATCHES` for the
 bucketed runs. `--json` also writes every run's accuracy to a file (tutorial 6 reads
-`docs/results/imdb-seeds.json`).
+`tinyseq/course/results/imdb-seeds.json` with `load_result("imdb-seeds")`).
 """
 
 import argparse
@@ -39,7 +39,7 @@ SCHEDULES = ("decay", "constant")
 RUN_TINYSEQ = """
 import json, sys
 import tinyseq.models.sequential as sequential
-from tinyseq.experiments.imdb_sentiment import train_seed_model
+from tinyseq.apps.imdb import train_seed_model
 config, seed, pool, data, output, schedule = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] or None, \
     sys.argv[5], sys.argv[6]
 sequential.BUCKET_POOL_BATCHES = pool
@@ -56,7 +56,7 @@ import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 import keras
-from tinyseq.experiments.imdb_sentiment import prepare_data
+from tinyseq.apps.imdb import prepare_data
 seed, data, schedule = int(sys.argv[2]), sys.argv[4] or None, sys.argv[6]
 (x, y), (x_test, y_test) = prepare_data(5000, 500, data, None, None)
 keras.utils.set_random_seed(seed)

@@ -204,7 +204,7 @@ def prepare_batches(batch_count, data_path, data_file):
     and over the picked batches) and the fraction of the shuffled batches' ids that are words.
     """
     import tinyseq
-    from tinyseq.experiments.imdb_sentiment import prepare_data
+    from tinyseq.apps.imdb import prepare_data
     from tinyseq.models.sequential import length_bucketed_order, sequence_lengths
     (x, y), _ = prepare_data(NUM_WORDS, MAXLEN, path=data_path)
     y = y.astype(np.float32)

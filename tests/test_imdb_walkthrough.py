@@ -1,14 +1,12 @@
-"""The Keras IMDB walkthrough in tinyseq, on slices of the real data (minutes, not more)."""
+"""The Keras IMDB walkthrough in tinyseq, on slices of the real data (minutes, not more).
 
-import json
+The `tinyseq imdb` commands are tested in test_cli.py, on a tiny synthetic archive."""
 
 import numpy as np
 import pytest
 
 import tinyseq
-from tinyseq.cli import main
-from tinyseq.experiments.imdb_sentiment import build_seed_model, prepare_data
-from tinyseq.models import load_model
+from tinyseq.apps.imdb import build_seed_model, prepare_data
 
 
 @pytest.fixture
@@ -86,40 +84,3 @@ def test_a_short_training_run_on_a_slice_reaches_75_percent_held_out(real):
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     assert accuracy > 0.75, f"held-out accuracy {accuracy:.3f}"
 
-
-def test_cli_trains_saves_predicts_and_guards_interrupted_runs(real, tmp_path, capsys):
-    model_path = str(tmp_path / "imdb.h5")
-    assert main(["imdb", "train", "--quick", "--epochs", "1", "--maxlen", "40", "--output", model_path,
-                 "--results", str(tmp_path / "result.json"), "--verbose", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "Total params: 213,301" in out and "Test loss" in out and "'professional disappointment'" in out
-    assert main(["imdb", "predict", model_path, "a wonderful film", "xyzzy qwertyuiop"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].endswith("'xyzzy qwertyuiop'")  # unknown words: the OOV id
-    assert all(0 < float(line.split()[0]) < 1 for line in lines)
-
-    result = tmp_path / "masked.json"
-    assert main(["imdb", "train", "--quick", "--epochs", "1", "--maxlen", "40", "--mask-zero", "--bucket",
-                 "--output", str(tmp_path / "masked.h5"), "--results", str(result), "--verbose", "0"]) == 0
-    settings = json.loads(result.read_text())["settings"]
-    assert settings["mask_zero"] and settings["bucket_by_length"] and settings["maxlen"] == 40
-    assert settings["decay_learning_rate"]
-    masked = load_model(tmp_path / "masked.h5")
-    assert masked.layers[0].mask_zero
-    # --quick trains 2,000 reviews: 16 batches of 128; over the last (only) epoch the learning rate falls to 0
-    schedule = masked.optimizer.get_config()["learning_rate"]
-    assert schedule == {"class_name": "LinearDecay", "config": {"initial_learning_rate": 1e-3, "decay_steps": 16,
-                                                                "end_learning_rate": 0.0, "hold_steps": 0}}
-    assert masked.optimizer.iterations == 16 and masked.optimizer.learning_rate == 0.0
-
-    assert main(["imdb", "train", "--quick", "--epochs", "1", "--maxlen", "40", "--constant-learning-rate",
-                 "--output", str(tmp_path / "constant.h5"), "--results", str(result), "--verbose", "0"]) == 0
-    assert not json.loads(result.read_text())["settings"]["decay_learning_rate"]
-    assert load_model(tmp_path / "constant.h5").optimizer.get_config()["learning_rate"] == 1e-3
-    capsys.readouterr()
-
-    (tmp_path / "imdb.h5.backup").write_bytes(b"")
-    assert main(["imdb", "train", "--quick", "--output", model_path]) == 2
-    assert "holds an interrupted run: resume it (--resume) or delete it" in capsys.readouterr().err
-    assert main(["imdb", "train", "--quick", "--resume", "--output", str(tmp_path / "other.h5")]) == 2
-    assert "there is no checkpoint" in capsys.readouterr().err

@@ -11,13 +11,14 @@ experiments with several seeds use N, N+1, N+2. `--quick` runs a smaller version
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 
-from .adding import run_adding
-from .clipping import run_clipping
-from .common import PlottingUnavailable
-from .gap import run_gap
-from .norms import run_norms
+from ..experiments.adding import run_adding
+from ..experiments.clipping import run_clipping
+from ..experiments.common import PlottingUnavailable, new_figure
+from ..experiments.gap import run_gap
+from ..experiments.norms import run_norms
+from .arguments import CommandError, at_least, positive_int, runs, writable_file
 
 FULL_SEEDS = 3
 
@@ -50,11 +51,15 @@ EXPERIMENTS = {
 }
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def plot_path(text):
+    """An argparse `type` for a figure's file: .png, .svg or .pdf, in a writable place."""
+    if os.path.splitext(text)[1].lower() not in PLOT_FORMATS:
+        raise argparse.ArgumentTypeError(f"cannot tell the format from {os.path.basename(text)!r}; "
+                                         f"use a name ending in {', '.join(PLOT_FORMATS)}")
+    return writable_file(text)
 
 
 def add_vanishing_parser(subparsers):
@@ -73,14 +78,16 @@ def add_vanishing_parser(subparsers):
     experiments = vanishing.add_subparsers(dest="experiment", required=True)
     for name, (_, description) in EXPERIMENTS.items():
         parser = experiments.add_parser(name, help=description, description=description)
-        parser.add_argument("--quick", action="store_true", help="a smaller run, in seconds")
-        parser.add_argument("--seed", type=int, default=0, metavar="N",
+        parser.add_argument("--quick", action="store_true", help="a smaller run, in seconds (default: the full run)")
+        parser.add_argument("--seed", type=at_least(0), default=0, metavar="N",
                             help="the seed (default 0; runs with several seeds use N, N+1, N+2)")
-        parser.add_argument("--json", metavar="PATH", help="write the result as JSON, and the table as CSV beside it")
-        parser.add_argument("--plot", metavar="PATH", help="save a figure (.png, .svg or .pdf; needs matplotlib)")
-        parser.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
+        parser.add_argument("--json", metavar="PATH", type=writable_file,
+                            help="write the result as JSON, and the table as CSV beside it (default: neither)")
+        parser.add_argument("--plot", metavar="PATH", type=plot_path,
+                            help="save a figure (.png, .svg or .pdf; needs matplotlib; default: none)")
+        parser.add_argument("--jobs", type=positive_int, default=2, metavar="N",
                             help="worker processes for the training runs (default 2; the numbers do not depend on it)")
-    vanishing.set_defaults(run=run_vanishing)
+        runs(parser, run_vanishing)
     return vanishing
 
 
@@ -91,18 +98,22 @@ def run_vanishing(args):
         args: parsed arguments with experiment, quick, seed, json, plot and jobs.
 
     Returns:
-        The exit status: 0, or 2 if the plot could not be made because matplotlib is missing.
+        The exit status, 0.
+
+    Raises:
+        CommandError: a plot is asked for but matplotlib is missing (found before the run).
     """
+    if args.plot:
+        try:
+            new_figure()  # find out now, not after the run, that matplotlib is missing
+        except PlottingUnavailable as error:
+            raise CommandError(str(error)) from None
     run, _ = EXPERIMENTS[args.experiment]
     result = run(args.quick, args.seed, args.jobs)
     print(result.table())
     if args.json:
         print("Wrote " + " and ".join(result.save(args.json)))
     if args.plot:
-        try:
-            result.plot(args.plot)
-        except PlottingUnavailable as error:
-            print(f"tinyseq vanishing {args.experiment}: {error}", file=sys.stderr)
-            return 2
+        result.plot(args.plot)
         print(f"Wrote {args.plot}")
     return 0
