@@ -158,8 +158,10 @@ def test_dropout_is_seeded_from_the_shared_generator():
 
 
 def test_dropout_rate_is_validated():
-    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\), got 1"):
+    with pytest.raises(ValueError, match=r"^dropout: rate must be a number in \[0, 1\), got 1$"):
         Dropout(1)
+    with pytest.raises(ValueError, match=r"^noise: rate must be a number in \[0, 1\), got nan$"):
+        Dropout(float("nan"), name="noise")
 
 
 # ---- initialisers ---------------------------------------------------------------------------

@@ -24,6 +24,25 @@ def test_binary_crossentropy_on_probabilities_by_hand():
     assert abs(loss.item() - expected) < 1e-15
 
 
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("labels, message", [
+    ([[0], [2]], "binary_crossentropy: label 2 at position (1, 0) is outside [0, 1]"),
+    ([0.0, -0.5], "binary_crossentropy: label -0.5 at position (1,) is outside [0, 1]"),
+    ([1.0, float("nan")], "binary_crossentropy: label nan at position (1,) is outside [0, 1]"),
+])
+def test_binary_crossentropy_refuses_labels_outside_0_1_naming_label_and_position(labels, message, from_logits):
+    with pytest.raises(ValueError) as error:
+        binary_crossentropy(labels, f64([[0.5], [0.5]]) if np.ndim(labels) == 2 else f64([0.5, 0.5]),
+                            from_logits=from_logits)
+    assert str(error.value) == message + "; its labels are 0/1 classes (or probabilities in between)"
+
+
+def test_binary_crossentropy_accepts_soft_labels_and_booleans():
+    soft = binary_crossentropy([0.25], f64([0.5])).item()
+    assert abs(soft - math.log(2)) < 1e-12
+    assert binary_crossentropy(np.array([True, False]), f64([0.9, 0.1])).item() == pytest.approx(-math.log(0.9))
+
+
 def test_binary_crossentropy_clips_probabilities_like_keras():
     loss = binary_crossentropy([0.0, 1.0], f64([1.0, 0.0]))
     assert abs(loss.item() - (-math.log(1e-7))) < 1e-9  # both terms are -log(1e-7)

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import pickle
 import signal
 import zipfile
 from pathlib import Path
@@ -12,10 +13,11 @@ import pytest
 
 import tinyseq
 from tinyseq.callbacks import BackupAndRestore, Callback, EarlyStopping, ModelCheckpoint
+from tinyseq.files import atomic_write
 from tinyseq.layers import LSTM, Dense, Dropout, Embedding
-from tinyseq.models import Sequential, load_model
+from tinyseq.models import NonFiniteLossError, Sequential, TerminateOnNaN, load_model
 from tinyseq.models.progress import ProgressBar
-from tinyseq.optimizers import Adam
+from tinyseq.optimizers import SGD, Adam
 from tinyseq.schedules import LinearDecay
 
 
@@ -291,3 +293,279 @@ def test_interrupted_then_resumed_training_equals_uninterrupted(tmp_path, capsys
         np.testing.assert_array_equal(a, b)
     assert resumed_history.history == straight_history.history
     assert not backup.exists()  # removed once training completed
+
+
+# ---- bad arguments -------------------------------------------------------------------------
+@pytest.mark.parametrize("arguments, message", [
+    (dict(batch_size=-5), "fit: batch_size must be a positive integer, got -5"),
+    (dict(batch_size=0), "fit: batch_size must be a positive integer, got 0"),
+    (dict(batch_size=True), "fit: batch_size must be a positive integer, got True"),
+    (dict(epochs=1.5), "fit: epochs must be a positive integer, got 1.5"),
+    (dict(epochs=0), "fit: epochs must be a positive integer, got 0"),
+    (dict(initial_epoch=-1), "fit: initial_epoch must be a non-negative integer, got -1"),
+    (dict(epochs=2, initial_epoch=2), "fit: initial_epoch must be less than epochs, got initial_epoch=2 and "
+                                      "epochs=2 (epochs is the epoch to stop after, counting from 0)"),
+    (dict(validation_split=1.5), "fit: validation_split must be a number in [0, 1), got 1.5"),
+    (dict(validation_split=-0.1), "fit: validation_split must be a number in [0, 1), got -0.1"),
+    (dict(validation_split=0.05), "fit: validation_split=0.05 of 8 samples leaves 0 for validation and 8 for "
+                                  "training; each needs at least one"),
+    (dict(verbose=3), "fit: verbose must be one of 'auto', 0, 1, 2, got 3"),
+    (dict(shuffle="yes"), "fit: shuffle must be True or False, got 'yes'"),
+    (dict(bucket_by_length=1), "fit: bucket_by_length must be True or False, got 1"),
+    (dict(validation_data=np.zeros((2, 12))), "fit: validation_data must be a pair (x_val, y_val), got ndarray "
+                                              "of length 2"),
+    (dict(validation_data=(np.zeros((2, 12)), np.zeros(3))), "fit: validation_data: x has 2 samples but y has 3"),
+    (dict(callbacks=[EarlyStopping, "stop"]), "fit: callbacks must be Callback objects, got <class "),
+])
+def test_fit_refuses_bad_arguments_naming_them_and_their_values(arguments, message):
+    model = small_model()
+    before = model.get_weights()
+    with pytest.raises(ValueError) as error:
+        model.fit(*toy_data(8), **arguments)
+    assert str(error.value).startswith(message)
+    for a, b in zip(before, model.get_weights()):  # refused before any training step
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda model, x, y: model.evaluate(x, y, batch_size=0), "evaluate: batch_size must be a positive integer, got 0"),
+    (lambda model, x, y: model.evaluate(x, y, verbose="loud"), "evaluate: verbose must be one of 'auto', 0, 1, 2, "
+                                                                "got 'loud'"),
+    (lambda model, x, y: model.predict(x, batch_size=-1), "predict: batch_size must be a positive integer, got -1"),
+    (lambda model, x, y: model.predict(x[:0]), "predict: no samples (x has shape (0, 12))"),
+    (lambda model, x, y: model.compile(loss="mse", metrics="accuracy"),
+     "compile: metrics must be a list, e.g. metrics=['accuracy'], got 'accuracy'"),
+])
+def test_evaluate_predict_and_compile_refuse_bad_arguments(call, message):
+    with pytest.raises(ValueError) as error:
+        call(small_model(), *toy_data(8))
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("loss, units, bad_label, message", [
+    ("binary_crossentropy", 1, 2, r"binary_crossentropy: label 2 at position \(3, 0\) is outside \[0, 1\]"),
+    ("binary_crossentropy", 1, -1, r"binary_crossentropy: label -1 at position \(3, 0\) is outside \[0, 1\]"),
+    ("sparse_categorical_crossentropy", 3, 3, r"sparse_categorical_crossentropy: label 3 at position \(3,\) is "
+                                              r"outside the 3 classes"),
+])
+def test_fit_refuses_labels_outside_the_losses_domain(loss, units, bad_label, message):
+    model = Sequential([Embedding(50, 4, input_length=12), LSTM(3), Dense(units, activation="sigmoid")])
+    model.compile(loss=loss, optimizer="sgd")
+    x, y = toy_data(8)
+    y[3] = bad_label
+    with pytest.raises((ValueError, IndexError), match=message):
+        model.fit(x, y, batch_size=8, shuffle=False, verbose=0)
+
+
+# ---- layer names -------------------------------------------------------------------------
+def summary_of(build):
+    lines = []
+    build().summary(print_fn=lines.append)
+    return "\n".join(lines)
+
+
+def two_lstm_model():
+    return Sequential([Embedding(20, 4, input_length=5), LSTM(3, return_sequences=True), LSTM(2), Dense(1)])
+
+
+def test_default_names_depend_on_the_model_alone_not_on_what_ran_before():
+    first = summary_of(two_lstm_model)
+    for _ in range(3):  # other models and layers built in between must not shift the names
+        two_lstm_model().build()
+        Dense(4), LSTM(2)
+    assert summary_of(two_lstm_model) == first
+    model = two_lstm_model()
+    assert model.name == "sequential"
+    assert [layer.name for layer in model.layers] == ["embedding", "lstm", "lstm_1", "dense"]
+    assert first.startswith('Model: "sequential"') and "lstm_1 (LSTM)" in first
+
+
+def test_names_given_by_the_user_are_kept_and_must_be_unique_in_a_model():
+    model = Sequential([LSTM(3, name="lstm_1", return_sequences=True), LSTM(2)], name="encoder")
+    assert [layer.name for layer in model.layers] == ["lstm_1", "lstm"]
+    model.add(LSTM(2))  # default names skip the one taken: lstm, lstm_1 are used
+    assert model.layers[-1].name == "lstm_2"
+    with pytest.raises(ValueError, match=r"^encoder.add: the model already has a layer named 'lstm_1'; layer "
+                                         r"names must be unique within a model$"):
+        model.add(Dense(1, name="lstm_1"))
+    with pytest.raises(ValueError, match="already has a layer named 'lstm'"):
+        model.add(model.layers[1])  # the same layer twice
+    with pytest.raises(ValueError, match=r"^Dense: name must be a non-empty string, got 5$"):
+        Dense(1, name=5)
+
+
+# ---- NaN and infinite losses ---------------------------------------------------------------
+class ExplodeInEpoch(Callback):
+    """Set an absurd learning rate at the start of an epoch: the loss overflows two batches later."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.model.optimizer.learning_rate = 1e30
+
+
+def regression(seed=0):
+    tinyseq.random.seed(seed)
+    x = np.linspace(-1, 1, 32, dtype=np.float32).reshape(16, 2)
+    model = Sequential([Dense(1)])
+    model.compile(loss="mse", optimizer=SGD(0.1))
+    return model, x, x.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_a_diverging_fit_stops_with_an_error_naming_epoch_and_batch_and_keeps_the_checkpoint(tmp_path):
+    model, x, y = regression()
+    checkpoint, backup = tmp_path / "best.tinyseq", tmp_path / "run.backup"
+    callbacks = [ExplodeInEpoch(1), TerminateOnNaN(raise_error=True), ModelCheckpoint(checkpoint),
+                 BackupAndRestore(backup)]
+    with pytest.raises(NonFiniteLossError) as error:
+        model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+    # batch 1 of epoch 2 steps with the huge rate; batch 2's loss is the first to overflow
+    assert (error.value.epoch, error.value.batch, error.value.loss) == (2, 2, float("inf"))
+    assert str(error.value).startswith("fit: the loss became inf in epoch 2, batch 2; training stopped there.")
+    assert isinstance(error.value, RuntimeError)  # what Keras's TerminateOnNaN(raise_error=True) raises
+    assert pickle.loads(pickle.dumps(error.value)).batch == 2  # it crosses process boundaries intact
+    good = load_model(checkpoint)  # written after epoch 1, not overwritten
+    assert all(np.isfinite(weight).all() for weight in good.get_weights())
+    assert good.evaluate(x, y, verbose=0) < 1
+    resumed, _, _ = regression()
+    resumed.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[BackupAndRestore(backup, delete_checkpoint=False)])
+    assert resumed.training_state.history["loss"][0] == pytest.approx(model.history.history["loss"][0])
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_terminate_on_nan_stops_like_keras_and_checkpoints_refuse_non_finite_models(tmp_path, capsys):
+    model, x, y = regression()
+    checkpoint, backup = tmp_path / "latest.tinyseq", tmp_path / "run.backup"
+    with pytest.warns(RuntimeWarning) as warned:
+        history = model.fit(x, y, batch_size=4, epochs=5, shuffle=False, verbose=0,
+                            callbacks=[ExplodeInEpoch(1), TerminateOnNaN(), ModelCheckpoint(checkpoint),
+                                       BackupAndRestore(backup)])
+    messages = [str(warning.message) for warning in warned if "not saved" in str(warning.message)
+                or "not saving" in str(warning.message)]
+    assert messages == ["ModelCheckpoint: epoch 2 not saved: its loss is inf",
+                        f"BackupAndRestore: not saving a checkpoint: its loss is inf; {backup} keeps the last "
+                        f"good state"]
+    assert "Epoch 2, batch 2: the loss is inf; stopping training." in capsys.readouterr().out
+    assert history.history["loss"][1] == float("inf") and len(history.history["loss"]) == 2  # stopped in epoch 2
+    assert all(np.isfinite(weight).all() for weight in load_model(checkpoint).get_weights())
+    assert backup.exists()  # a diverged run keeps its last good state instead of deleting it
+
+
+def test_checkpoints_refuse_a_model_with_non_finite_weights_even_if_the_loss_is_finite(tmp_path):
+    model, x, y = regression()
+    model.build(x.shape)
+    model.layers[0].bias.data[0] = np.nan
+    callback = ModelCheckpoint(tmp_path / "model.tinyseq")
+    callback.model = model
+    with pytest.warns(RuntimeWarning, match="ModelCheckpoint: epoch 1 not saved: its weight layers.0.bias is not finite"):
+        callback.on_epoch_end(0, {"loss": 0.5})
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- what save accepts, load reads back ------------------------------------------------------
+def my_loss(y_true, y_pred):
+    return tinyseq.losses.mean_squared_error(y_true, y_pred)
+
+
+def my_metric(y_true, y_pred):
+    return 0.0
+
+
+@pytest.mark.parametrize("compile_arguments, refused", [
+    (dict(loss=my_loss), "the custom loss 'my_loss'"),
+    (dict(loss="mse", metrics=[my_metric]), "the custom metric 'my_metric'"),
+])
+def test_save_refuses_a_custom_loss_or_metric_by_name_writing_nothing(tmp_path, compile_arguments, refused):
+    model, x, y = regression()
+    model.compile(optimizer="sgd", **compile_arguments)
+    model.fit(x, y, verbose=0)  # it trains
+    with pytest.raises(ValueError, match=f"^save: cannot save a model compiled with {refused}: the file names its "):
+        model.save(tmp_path / "model.tinyseq")
+    # a checkpoint callback says so before the first epoch, not after it
+    with pytest.raises(ValueError, match=refused):
+        model.fit(x, y, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "checkpoint.tinyseq")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_built_in_losses_and_metrics_given_as_functions_round_trip(tmp_path):
+    model, x, y = regression()
+    model.compile(optimizer="adam", loss=tinyseq.losses.mean_squared_error,
+                  metrics=[tinyseq.metrics.binary_accuracy])
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "model.tinyseq")
+    loaded = load_model(tmp_path / "model.tinyseq")
+    assert loaded.loss_function is tinyseq.losses.mean_squared_error
+    assert loaded.metric_functions == [tinyseq.metrics.binary_accuracy]
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+
+
+def test_save_refuses_layer_and_optimizer_classes_of_your_own(tmp_path):
+    class Scale(Dense):
+        pass
+
+    class Slow(SGD):
+        pass
+
+    model = Sequential([Scale(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    model.build((None, 2))
+    with pytest.raises(ValueError, match="cannot serialize the custom layer class .*Scale"):
+        model.save(tmp_path / "a.tinyseq")
+    model = Sequential([Dense(1)])
+    model.compile(loss="mse", optimizer=Slow())
+    with pytest.raises(ValueError, match="cannot serialize the custom optimizer .*Slow"):
+        model.save(tmp_path / "b.tinyseq")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_naming_an_unknown_class_is_refused_through_the_registry(tmp_path):
+    path = saved_model(tmp_path)
+
+    def rename(document, where, value):
+        *parents, key = where
+        target = document
+        for part in parents:
+            target = target[part]
+        target[key] = value
+        return json.dumps(document).encode()
+
+    layer_file, optimizer_file = tmp_path / "layer.tinyseq", tmp_path / "optimizer.tinyseq"
+    for target, where, value in ((layer_file, ("model", "config", "layers", 0, "class_name"), "Module"),
+                                 (optimizer_file, ("compile", "optimizer", "class_name"), "Optimizer")):
+        target.write_bytes(path.read_bytes())
+        rewrite(target, lambda name, blob: rename(json.loads(blob), where, value) if name == "tinyseq.json" else blob)
+    with pytest.raises(ValueError, match="Unknown layer class 'Module'; valid names: dense, activation, embedding"):
+        load_model(layer_file)
+    with pytest.raises(ValueError, match="Unknown optimizer 'Optimizer'; valid names: sgd, rmsprop, adam"):
+        load_model(optimizer_file)
+
+
+# ---- files: permissions and temporary files ----------------------------------------------------
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_saved_files_get_the_permissions_the_umask_gives(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        saved_model(tmp_path)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model.tinyseq").stat().st_mode & 0o777 == mode
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+def test_no_temporary_file_is_left_when_writing_fails_or_is_interrupted(tmp_path, monkeypatch, failure):
+    def failing_save(*args, **kwargs):
+        raise failure
+
+    model = small_model()
+    model.build()
+    monkeypatch.setattr(np, "save", failing_save)
+    with pytest.raises(type(failure)):
+        model.save(tmp_path / "model.tinyseq")
+    with pytest.raises(type(failure)):
+        with atomic_write(tmp_path / "notes.txt", "w") as file:
+            file.write("half")
+            raise failure
+    assert list(tmp_path.iterdir()) == []

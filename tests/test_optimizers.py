@@ -104,8 +104,27 @@ def test_global_clipnorm_rescales_all_gradients_together():
 
 
 def test_only_one_clipping_option():
-    with pytest.raises(ValueError, match=r"Only one of clipnorm, clipvalue and global_clipnorm can be set"):
+    with pytest.raises(ValueError, match=r"adam: only one of clipnorm, clipvalue and global_clipnorm can be set, "
+                                         r"got \{'clipnorm': 1.0, 'clipvalue': 0.5\}"):
         Adam(clipnorm=1.0, clipvalue=0.5)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SGD(momentum=1.5), "SGD: momentum must be a number in [0, 1], got 1.5"),
+    (lambda: SGD(nesterov="yes"), "SGD: nesterov must be True or False, got 'yes'"),
+    (lambda: SGD(clipnorm=0), "SGD: clipnorm must be a positive number, got 0"),
+    (lambda: RMSprop(rho=-0.1), "rmsprop: rho must be a number in [0, 1], got -0.1"),
+    (lambda: RMSprop(epsilon=0), "rmsprop: epsilon must be a positive number, got 0"),
+    (lambda: Adam(beta_1=1.0), "adam: beta_1 must be a number in [0, 1), got 1.0"),
+    (lambda: Adam(beta_2=float("nan")), "adam: beta_2 must be a number in [0, 1), got nan"),
+    (lambda: Adam(global_clipnorm=-2, name="mine"), "mine: global_clipnorm must be a positive number, got -2"),
+    (lambda: Adam(learning_rate=float("inf")),
+     "adam: learning_rate must be a non-negative number or a LearningRateSchedule, got inf"),
+])
+def test_bad_hyperparameters_are_refused_naming_optimizer_argument_and_value(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert str(error.value) == message
 
 
 # ---- in-place updates, dtypes, shared gradients -----------------------------------------------------

@@ -56,7 +56,8 @@ def test_string_sequences_need_a_string_or_object_dtype():
     np.testing.assert_array_equal(padded, [["<pad>", "a"], ["b", "c"]])
     padded = pad_sequences([["a"], ["b", "c"]], dtype="<U5", value="-")
     np.testing.assert_array_equal(padded, [["-", "a"], ["b", "c"]])
-    with pytest.raises(ValueError, match="`dtype` int32 is not compatible with `value`'s type"):
+    with pytest.raises(ValueError, match="^pad_sequences: dtype int32 cannot hold the string value '<pad>'; "
+                                         "use dtype=object for strings$"):
         pad_sequences([["a"]], value="<pad>")
 
 
@@ -73,26 +74,58 @@ def test_sequences_of_vectors_keep_their_sample_shape():
     padded = pad_sequences([[[1, 2]], [[3, 4], [5, 6]]], padding="post")
     assert padded.shape == (2, 2, 2)
     np.testing.assert_array_equal(padded, [[[1, 2], [0, 0]], [[3, 4], [5, 6]]])
-    with pytest.raises(ValueError, match=r"Shape of sample \(3,\) of sequence at position 1 "
-                                         r"is different from expected shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"^pad_sequences: the items of the sequence at position 1 have shape "
+                                         r"\(3,\), but earlier sequences' items have shape \(2,\)$"):
         pad_sequences([[[1, 2]], [[3, 4, 5]]])
 
 
-def test_invalid_padding_and_truncating_name_argument_and_value():
-    with pytest.raises(ValueError, match='Padding type "middle" not understood: `padding`'):
-        pad_sequences(SEQUENCES, padding="middle")
-    with pytest.raises(ValueError, match='Truncating type "start" not understood: `truncating`'):
-        pad_sequences(SEQUENCES, truncating="start")
+@pytest.mark.parametrize("arguments, message", [
+    (dict(padding="middle"), "pad_sequences: padding must be one of 'pre', 'post', got 'middle'"),
+    (dict(truncating="start"), "pad_sequences: truncating must be one of 'pre', 'post', got 'start'"),
+    (dict(maxlen=-1), "pad_sequences: maxlen must be a non-negative integer, got -1"),
+    (dict(maxlen=2.5), "pad_sequences: maxlen must be a non-negative integer, got 2.5"),
+    (dict(dtype="int33"), "pad_sequences: dtype must be a numpy dtype, got 'int33'"),
+])
+def test_invalid_arguments_are_named_with_their_value(arguments, message):
+    with pytest.raises(ValueError) as error:
+        pad_sequences(SEQUENCES, **arguments)
+    assert str(error.value) == message
     # Checked even when no sequence would need it.
-    with pytest.raises(ValueError, match='Padding type "both"'):
+    with pytest.raises(ValueError, match="padding must be one of 'pre', 'post', got 'both'"):
         pad_sequences([[]], padding="both")
 
 
 def test_non_iterable_inputs():
-    with pytest.raises(ValueError, match="`sequences` must be iterable"):
+    with pytest.raises(ValueError, match="^pad_sequences: sequences must be a list of sequences, got int$"):
         pad_sequences(5)
-    with pytest.raises(ValueError, match="Found non-iterable at position 2: 7"):
+    with pytest.raises(ValueError, match="found a non-sequence at position 2: 7$"):
         pad_sequences([[1], [2, 3], 7])
+
+
+@pytest.mark.parametrize("sequences, arguments, message", [
+    # int64 ids past int32's range would wrap around to negative ids
+    ([[1], [2, 2**31]], {}, "pad_sequences: the sequence at position 1 holds 2147483648, outside the range of "
+                             "dtype int32 (-2147483648..2147483647); pass a dtype that can hold it, e.g. 'int64'"),
+    ([[-1, 3]], dict(dtype="uint8"), "pad_sequences: the sequence at position 0 holds -1, outside the range of "
+                                     "dtype uint8 (0..255); pass a dtype that can hold it, e.g. 'int64'"),
+    ([[1.0, float("nan")]], {}, "pad_sequences: the sequence at position 0 holds nan, which dtype int32 cannot hold"),
+    ([[1]], dict(value=float("nan")), "pad_sequences: value is nan, which dtype int32 cannot hold"),
+    ([[1]], dict(value=float("-inf"), dtype="int64"), "pad_sequences: value is -inf, which dtype int64 cannot hold"),
+    ([[1]], dict(value=2**40), "pad_sequences: value is 1099511627776, outside the range of dtype int32 "
+                               "(-2147483648..2147483647); pass a dtype that can hold it, e.g. 'int64'"),
+])
+def test_values_an_integer_dtype_cannot_hold_are_refused_not_wrapped(sequences, arguments, message):
+    with pytest.raises(ValueError) as error:
+        pad_sequences(sequences, **arguments)
+    assert str(error.value) == message
+
+
+def test_values_that_fit_the_dtype_pass_at_its_limits():
+    padded = pad_sequences([[2**31 - 1], [-2**31, 5]], value=-1)
+    np.testing.assert_array_equal(padded, [[-1, 2**31 - 1], [-2**31, 5]])
+    assert pad_sequences([[2**40]], dtype="int64")[0, 0] == 2**40
+    np.testing.assert_array_equal(pad_sequences([[1.5, np.nan]], dtype="float32", value=np.nan),
+                                  [[1.5, np.nan]])
 
 
 sides = st.sampled_from(["pre", "post"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 
 
 @contextlib.contextmanager
@@ -15,7 +15,8 @@ def atomic_write(path, mode="wb", **open_arguments):
     """Write through a temporary file beside `path`, renamed over it once complete.
 
     The temporary file (named `.tmp-*`) is flushed to disk before the rename, and removed if
-    the block raises.
+    anything fails, Ctrl-C (KeyboardInterrupt) included. The file gets the permissions any new
+    file gets (0666 less the user's umask: usually 0644).
 
     Args:
         path: the file to (re)write; its folder is created if needed.
@@ -25,17 +26,28 @@ def atomic_write(path, mode="wb", **open_arguments):
         >>> with atomic_write("result.txt", "w") as file:
         ...     _ = file.write("done")
     """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write: mode must be 'wb' or 'w', got {mode!r}")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    # Mode 0666, which the kernel reduces by the umask as for any new file (tempfile.mkstemp
+    # would make it 0600 whatever the umask).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    temporary = None
     try:
+        while temporary is None:
+            temporary = os.path.join(folder, f".tmp-{secrets.token_hex(4)}-{os.path.basename(path)}")
+            try:
+                handle = os.open(temporary, flags, 0o666)
+            except FileExistsError:
+                temporary = None  # another writer's file: draw another name
         with os.fdopen(handle, mode, **open_arguments) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
         raise

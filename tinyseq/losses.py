@@ -42,7 +42,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
     """Mean of -[y log p + (1 - y) log(1 - p)] for 0/1 targets y.
 
     Args:
-        y_true: targets in [0, 1].
+        y_true: targets in [0, 1] (anything else raises ValueError naming it and its position).
         y_pred: probabilities p (clipped to [1e-7, 1 - 1e-7], as Keras does), or logits x if
             `from_logits`, computed stably as max(x, 0) - x y + log(1 + e^-|x|).
         from_logits: whether y_pred holds logits rather than probabilities.
@@ -56,7 +56,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
         0.164...
     """
     y_pred = _as_tensor(y_pred)
-    y_true = Tensor(match_shapes(y_true, y_pred.shape, "binary_crossentropy").astype(y_pred.dtype))
+    target = match_shapes(y_true, y_pred.shape, "binary_crossentropy")
+    _check_probabilities(target, "binary_crossentropy")
+    y_true = Tensor(target.astype(y_pred.dtype))
     if from_logits:
         # exp only ever sees -|x| <= 0, so it cannot overflow for any logit. Writing max(x, 0) and
         # -|x| with `where` on the sign of x (not relu and abs, whose gradient at 0 is 0) keeps the
@@ -112,6 +114,17 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     rows = ops.reshape(log_probabilities, (-1, classes))
     picked = rows[np.arange(rows.shape[0]), labels.reshape(-1)]
     return -ops.mean(picked)
+
+
+def _check_probabilities(labels, loss):
+    """Raise ValueError naming `loss`, the first label outside [0, 1] and its position."""
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"{loss}: labels must be numbers in [0, 1], got {labels.dtype} labels")
+    outside = ~((labels >= 0) & (labels <= 1))  # also catches NaN
+    if outside.any():
+        position = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(f"{loss}: label {labels[position].item()} at position {position} is outside [0, 1]; "
+                         f"its labels are 0/1 classes (or probabilities in between)")
 
 
 def _as_tensor(y_pred):

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks, schedules
 from .registry import Registry
-from .schedules import LearningRateSchedule, deserialize, is_non_negative_number, serialize
+from .schedules import LearningRateSchedule
 
 
 class Optimizer:
@@ -45,18 +46,19 @@ class Optimizer:
     default_name = "optimizer"
 
     def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
-        chosen = {key: value for key, value in clipping.items() if value is not None}
-        if len(chosen) > 1:
-            raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set, got {chosen}")
-        for key, value in chosen.items():
-            if not value > 0:
-                raise ValueError(f"{key} must be positive, got {value}")
+        if name is not None and not (isinstance(name, str) and name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name or self.default_name
-        self.learning_rate = deserialize(learning_rate) if isinstance(learning_rate, dict) else learning_rate
-        self.clipnorm = clipnorm
-        self.clipvalue = clipvalue
-        self.global_clipnorm = global_clipnorm
+        clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        chosen = {key: checks.positive_number(value, key, self.name)
+                  for key, value in clipping.items() if value is not None}
+        if len(chosen) > 1:
+            raise ValueError(f"{self.name}: only one of clipnorm, clipvalue and global_clipnorm can be set, "
+                             f"got {chosen}")
+        self.learning_rate = schedules.deserialize(learning_rate) if isinstance(learning_rate, dict) else learning_rate
+        self.clipnorm = chosen.get("clipnorm")
+        self.clipvalue = chosen.get("clipvalue")
+        self.global_clipnorm = chosen.get("global_clipnorm")
         self.iterations = 0
         self._parameters = None  # fixed by the first step
         self._slots = {name: [] for name in self.slot_names}  # slot name -> one array per parameter
@@ -74,10 +76,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         if not isinstance(value, LearningRateSchedule):
-            if not is_non_negative_number(value):
-                raise ValueError(f"{self.name}: learning_rate must be a non-negative number or a "
-                                 f"LearningRateSchedule, got {value!r}")
-            value = float(value)
+            value = checks.non_negative_number(value, "learning_rate", self.name, also="a LearningRateSchedule")
         self._learning_rate = value
 
     # ---- stepping -------------------------------------------------------------------------
@@ -173,7 +172,7 @@ class Optimizer:
         """The constructor arguments as a JSON-able dict: `type(optimizer)(**config)` rebuilds it."""
         learning_rate = self._learning_rate
         if isinstance(learning_rate, LearningRateSchedule):
-            learning_rate = serialize(learning_rate)
+            learning_rate = schedules.serialize(learning_rate)
         return {"name": self.name, "learning_rate": learning_rate, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
@@ -198,10 +197,9 @@ class SGD(Optimizer):
     default_name = "SGD"
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        where = kwargs.get("name") or self.default_name  # set before Optimizer.__init__: slot_names needs it
+        self.momentum = checks.number(momentum, "momentum", where, low=0, high=1)
+        self.nesterov = checks.boolean(nesterov, "nesterov", where)
         super().__init__(learning_rate, **kwargs)
 
     @property
@@ -243,9 +241,9 @@ class RMSprop(Optimizer):
     default_name = "rmsprop"
 
     def __init__(self, learning_rate=1e-3, rho=0.9, epsilon=1e-7, **kwargs):
-        self.rho = float(rho)
-        self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
+        self.rho = checks.number(rho, "rho", self.name, low=0, high=1)
+        self.epsilon = checks.positive_number(epsilon, "epsilon", self.name)
 
     def update(self, variable, gradient, slots):
         """See `Optimizer.update`."""
@@ -279,10 +277,10 @@ class Adam(Optimizer):
     default_name = "adam"
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
+        self.beta_1 = checks.number(beta_1, "beta_1", self.name, low=0, high=1, high_open=True)
+        self.beta_2 = checks.number(beta_2, "beta_2", self.name, low=0, high=1, high_open=True)
+        self.epsilon = checks.positive_number(epsilon, "epsilon", self.name)
 
     def update(self, variable, gradient, slots):
         """See `Optimizer.update`."""
@@ -317,3 +315,23 @@ def get(identifier):
     if callable(identifier):  # a class is callable, an unknown name is not: make the error say so
         raise ValueError(f"Unknown optimizer {identifier!r}; pass a name or an Optimizer instance")
     return _REGISTRY.get(identifier)()
+
+
+def serialize(optimizer):
+    """An optimizer's class and config as a JSON-able dict (what a saved model holds).
+
+    Raises:
+        ValueError: for an optimizer class of your own (or one with a schedule of your own),
+            which a saved model could not rebuild.
+    """
+    _REGISTRY.name_of(type(optimizer))
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config):
+    """A new optimizer as a `serialize` dict describes it (without its state).
+
+    Raises:
+        ValueError: for an unknown optimizer class (the message lists the known ones).
+    """
+    return _REGISTRY.get(str(config.get("class_name")))(**config["config"])

@@ -11,8 +11,7 @@ a checkpoint, a resumed run gets exactly the learning rates of an uninterrupted 
 
 from __future__ import annotations
 
-import numbers
-
+from . import checks
 from .registry import Registry
 
 
@@ -50,16 +49,11 @@ class LinearDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0, hold_steps=0):
-        if not (is_non_negative_number(initial_learning_rate) and is_non_negative_number(end_learning_rate)):
-            raise ValueError(f"LinearDecay: learning rates must be non-negative, got initial_learning_rate="
-                             f"{initial_learning_rate!r}, end_learning_rate={end_learning_rate!r}")
-        for name, value, least in (("decay_steps", decay_steps, 1), ("hold_steps", hold_steps, 0)):
-            if not (is_non_negative_number(value) and float(value).is_integer() and value >= least):
-                raise ValueError(f"LinearDecay: {name} must be a whole number ≥ {least}, got {value!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.end_learning_rate = float(end_learning_rate)
-        self.hold_steps = int(hold_steps)
+        self.initial_learning_rate = checks.non_negative_number(initial_learning_rate, "initial_learning_rate",
+                                                                "LinearDecay")
+        self.decay_steps = checks.positive_int(decay_steps, "decay_steps", "LinearDecay")
+        self.end_learning_rate = checks.non_negative_number(end_learning_rate, "end_learning_rate", "LinearDecay")
+        self.hold_steps = checks.non_negative_int(hold_steps, "hold_steps", "LinearDecay")
 
     def __call__(self, step):
         fallen = min(max(step - self.hold_steps, 0), self.decay_steps) / self.decay_steps
@@ -69,11 +63,6 @@ class LinearDecay(LearningRateSchedule):
         """See `LearningRateSchedule.get_config`."""
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "end_learning_rate": self.end_learning_rate, "hold_steps": self.hold_steps}
-
-
-def is_non_negative_number(value):
-    """Whether `value` can be a learning rate (or a step count): a real number ≥ 0, not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0
 
 
 _REGISTRY = Registry("learning-rate schedule", {"lineardecay": LinearDecay})
@@ -95,4 +84,4 @@ def deserialize(config):
     Raises:
         ValueError: for an unknown schedule class (the message lists the known ones).
     """
-    return _REGISTRY.get(config.get("class_name"))(**config["config"])
+    return _REGISTRY.get(str(config.get("class_name")))(**config["config"])

@@ -1,6 +1,9 @@
 """Keras-style models: `from tinyseq.models import Sequential, load_model`."""
 
-from .saving import load_model, save_model
-from .sequential import Sequential, TrainingState
+from .callbacks import NonFiniteLossError, TerminateOnNaN
+from .loading import load_model
+from .saving import save_model
+from .sequential import Sequential
+from .training_state import TrainingState
 
-__all__ = ["Sequential", "TrainingState", "load_model", "save_model"]
+__all__ = ["Sequential", "TrainingState", "load_model", "save_model", "TerminateOnNaN", "NonFiniteLossError"]

@@ -1,15 +1,25 @@
 """Callbacks, as Keras's: objects whose methods `fit` calls at the start and end of epochs and batches.
 
 `History` records each epoch's metrics; `ModelCheckpoint` saves the model every epoch;
-`EarlyStopping` ends training when a metric stops improving; `BackupAndRestore` keeps a
-checkpoint of the whole training run (weights, optimizer, random state, position in the epoch)
-so an interrupted run resumes to exactly the weights an uninterrupted one reaches.
+`EarlyStopping` ends training when a metric stops improving; `TerminateOnNaN` ends it when the
+loss stops being a number; `BackupAndRestore` keeps a checkpoint of the whole training run
+(weights, optimizer, random state, position in the epoch) so an interrupted run resumes to
+exactly the weights an uninterrupted one reaches.
+
+The two callbacks that write files never write a model whose loss or weights are not finite
+(NaN or infinite): a diverged run keeps its last good checkpoint.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 
+import numpy as np
+
+from .. import checks
+from .saving import check_savable, restore_checkpoint, save_model
 
 
 class Callback:
@@ -64,11 +74,63 @@ class History(Callback):
         self.epoch.append(epoch)
 
 
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because the loss became NaN or infinite (raised by
+    `TerminateOnNaN(raise_error=True)`).
+
+    Attributes:
+        epoch: the epoch, counted from 1 as the progress bar counts.
+        batch: the batch of that epoch, counted from 1.
+        loss: the epoch's running mean loss after that batch (nan, inf or -inf).
+    """
+
+    def __init__(self, epoch, batch, loss):
+        self.epoch, self.batch, self.loss = epoch, batch, loss
+        super().__init__(f"fit: the loss became {loss} in epoch {epoch}, batch {batch}; training stopped "
+                         f"there. Checkpoints written before it are kept. A lower learning rate or "
+                         f"gradient clipping (e.g. Adam(clipnorm=1.0)) may keep the loss finite.")
+
+    def __reduce__(self):  # rebuilt from its three fields, e.g. when raised in a worker process
+        return type(self), (self.epoch, self.batch, self.loss)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as the loss is NaN or infinite, as Keras's callback of that name.
+
+    Args:
+        raise_error: False (Keras's default): stop after the batch, let the epoch end and the
+            callbacks clean up, and return normally. True: raise `NonFiniteLossError` at once
+            (naming the epoch and batch), so no later hook runs; what the CLI does.
+    """
+
+    def __init__(self, raise_error=False):
+        self.raise_error = checks.boolean(raise_error, "raise_error", "TerminateOnNaN")
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(loss):
+            return
+        epoch = self.model.training_state.epoch + 1
+        if self.raise_error:
+            raise NonFiniteLossError(epoch, batch, loss)
+        print(f"Epoch {epoch}, batch {batch}: the loss is {loss}; stopping training.", flush=True)
+        self.model.stop_training = True
+
+
+def _non_finite_part(model, logs):
+    """What is not finite in the model's weights or `logs` (a description), or None if all is."""
+    for name, value in (logs or {}).items():
+        if not math.isfinite(value):
+            return f"its {name} is {value}"
+    for name, parameter in model.named_parameters():
+        if not np.isfinite(parameter.data).all():
+            return f"its weight {name} is not finite"
+    return None
+
+
 def _improved(mode, monitor, current, best, min_delta=0.0):
     if mode == "auto":
         mode = "max" if any(word in monitor for word in ("acc", "auc")) else "min"
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if best is None:
         return True
     return current < best - min_delta if mode == "min" else current > best + min_delta
@@ -88,14 +150,27 @@ class ModelCheckpoint(Callback):
         monitor: the metric watched by save_best_only.
         save_best_only: save only when the monitored metric improved.
         mode: "auto", "min" or "max".
+
+    An epoch whose loss, metrics or weights are not finite is not saved (a warning says so), so
+    the file keeps the last finite model. A model that could not be loaded back (a custom loss,
+    say) is refused when training begins.
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.filepath, self.monitor, self.save_best_only, self.mode = os.fspath(filepath), monitor, save_best_only, mode
+        self.filepath, self.monitor = os.fspath(filepath), monitor
+        self.save_best_only = checks.boolean(save_best_only, "save_best_only", "ModelCheckpoint")
+        self.mode = checks.one_of(mode, "mode", "ModelCheckpoint", ("auto", "min", "max"))
         self.best = None
+
+    def on_train_begin(self, logs=None):
+        check_savable(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        problem = _non_finite_part(self.model, logs)
+        if problem:
+            warnings.warn(f"ModelCheckpoint: epoch {epoch + 1} not saved: {problem}", RuntimeWarning)
+            return
         if self.save_best_only:
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
             if not _improved(self.mode, self.monitor, current, self.best):
@@ -116,8 +191,11 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
-        self.monitor, self.min_delta, self.patience, self.mode = monitor, abs(min_delta), patience, mode
-        self.restore_best_weights = restore_best_weights
+        self.monitor = monitor
+        self.min_delta = abs(checks.number(min_delta, "min_delta", "EarlyStopping"))
+        self.patience = checks.non_negative_int(patience, "patience", "EarlyStopping")
+        self.mode = checks.one_of(mode, "mode", "EarlyStopping", ("auto", "min", "max"))
+        self.restore_best_weights = checks.boolean(restore_best_weights, "restore_best_weights", "EarlyStopping")
         self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
@@ -149,35 +227,50 @@ class BackupAndRestore(Callback):
     exactly the weights an uninterrupted run reaches. The file is deleted when training
     completes (unless delete_checkpoint=False).
 
+    A state whose loss or weights are not finite is never written: a run that diverged keeps
+    its last good checkpoint, and keeps it also when training then ends.
+
     Args:
         path: the checkpoint file.
         delete_checkpoint: remove it after training finishes.
     """
 
     def __init__(self, path, delete_checkpoint=True):
-        self.path, self.delete_checkpoint = os.fspath(path), delete_checkpoint
+        self.path = os.fspath(path)
+        self.delete_checkpoint = checks.boolean(delete_checkpoint, "delete_checkpoint", "BackupAndRestore")
+        self.diverged = False
 
     def on_train_begin(self, logs=None):
+        self.diverged = False
         if os.path.exists(self.path):
-            from .saving import restore_checkpoint
             restore_checkpoint(self.model, self.path)
+        else:
+            check_savable(self.model)
 
-    def save(self):
-        """Write the checkpoint now."""
-        from .saving import save_model
+    def save(self, logs=None):
+        """Write the checkpoint now, unless `logs` or the weights are not finite; return whether
+        it was written."""
+        problem = _non_finite_part(self.model, logs)
+        if problem:
+            self.diverged = True
+            warnings.warn(f"BackupAndRestore: not saving a checkpoint: {problem}; {self.path} keeps "
+                          f"the last good state", RuntimeWarning)
+            return False
         save_model(self.model, self.path, include_training_state=True)
+        return True
 
     def on_epoch_end(self, epoch, logs=None):
-        self.save()
+        self.save(logs)
 
     def on_train_interrupt(self, logs=None):
-        self.save()
-        print(f"Saved a checkpoint of this run to {self.path}; run the same fit (or command with "
-              f"--resume) to continue exactly where it stopped.", flush=True)
+        if self.save(logs):
+            print(f"Saved a checkpoint of this run to {self.path}; run the same fit (or command with "
+                  f"--resume) to continue exactly where it stopped.", flush=True)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.path):
+        if self.delete_checkpoint and not self.diverged and os.path.exists(self.path):
             os.remove(self.path)
 
 
-__all__ = ["Callback", "History", "ModelCheckpoint", "EarlyStopping", "BackupAndRestore"]
+__all__ = ["Callback", "History", "ModelCheckpoint", "EarlyStopping", "BackupAndRestore", "TerminateOnNaN",
+           "NonFiniteLossError"]

@@ -7,6 +7,12 @@ Inside the file:
                         allow_pickle=False
 
 The suffix does not matter: `model.save("imdb.h5")` writes this format too (it is not HDF5).
+
+What a file names (layer classes, loss, metrics, optimizer, schedule, activations,
+initialisers) is looked up in the project's registries when it is read, so `save` refuses, by
+name and before writing anything, whatever a registry cannot rebuild (a loss of your own, say).
+`load_model` is in `tinyseq.models.loading`: it builds a `Sequential`, which saves through this
+module.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ import zipfile
 
 import numpy as np
 
-from .. import __version__, optimizers, random
+from .. import __version__, losses, metrics, optimizers, random
 from ..files import atomic_write
+from .training_state import TrainingState
 
 FORMAT = "tinyseq-model"
 VERSION = 1
@@ -34,7 +41,22 @@ def save_model(model, path, include_training_state=False):
         path: the file to write; any suffix.
         include_training_state: also store where `fit` is (epoch, batch, shuffled order,
             running sums, history) and the random generator's state, for exact resumption.
+
+    Raises:
+        ValueError: before writing anything, for a part `load_model` could not rebuild: a layer
+            class, loss, metric, optimizer, schedule, activation or initialiser of your own.
     """
+    document, arrays = _document(model, include_training_state)
+    _write(path, document, arrays)
+
+
+def check_savable(model):
+    """Raise the error `save_model` would raise for `model`, without writing anything."""
+    _document(model, include_training_state=False)
+
+
+def _document(model, include_training_state):
+    """The file's tinyseq.json content, with arrays replaced by references, and the arrays."""
     arrays = []
 
     def stash(value):
@@ -62,16 +84,31 @@ def save_model(model, path, include_training_state=False):
         document["training_state"] = stash({
             "epoch": state.epoch, "batch": state.batch, "order": state.order, "totals": state.totals,
             "seen": state.seen, "history": state.history, "random": random.get_state()})
-    _write(path, document, arrays)
+    return document, arrays
 
 
 def _compile_config(model, stash):
     if model.loss_function is None:
         return None
-    loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "__name__", None)
-    return {"loss": loss, "metrics": model.metric_names,
-            "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config(),
-                          "state": stash(model.optimizer.state_dict())}}
+    loss_name = model.loss if isinstance(model.loss, str) else getattr(model.loss, "__name__", repr(model.loss))
+    _check_rebuilds("loss", loss_name, model.loss_function, losses.get)
+    for name, function in zip(model.metric_names, model.metric_functions):
+        _check_rebuilds("metric", name, function, lambda name: metrics.get(name, loss=model.loss))
+    return {"loss": loss_name, "metrics": model.metric_names,
+            "optimizer": {**optimizers.serialize(model.optimizer), "state": stash(model.optimizer.state_dict())}}
+
+
+def _check_rebuilds(kind, name, function, lookup):
+    """Refuse a loss or metric that `load_model` would not get back from its name."""
+    try:
+        rebuilt = lookup(name)
+    except ValueError:
+        rebuilt = None
+    if rebuilt is not function:
+        raise ValueError(f"save: cannot save a model compiled with the custom {kind} {name!r}: the file "
+                         f"names its {kind}, and load_model can only rebuild the built-in ones; nothing "
+                         f"was written. Compile with a built-in {kind} to save the model, or keep its "
+                         f"weights with model.get_weights().")
 
 
 def _write(path, document, arrays):
@@ -84,9 +121,10 @@ def _write(path, document, arrays):
 
 
 @contextlib.contextmanager
-def _opened(path):
+def open_model_file(path):
     """Open a model file: yields (document, unstash), with clear errors for bad files; the file
-    is closed when the block ends."""
+    is closed when the block ends. `unstash(value)` puts the arrays back into a part of the
+    document."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_model: no such file: {path}")
@@ -141,37 +179,10 @@ def _unstasher(archive, path):
     return unstash
 
 
-def load_model(path, compile=True):
-    """Load a model written by `save` / `save_model`: same structure, bit-identical weights, and
-    (when compiled) the optimizer with its state, so `fit` continues as if never interrupted."""
-    with _opened(path) as (document, unstash):
-        return _model_from(document, unstash, compile)
-
-
-def _model_from(document, unstash, compile):
-    """Rebuild the model a file describes (see `load_model`)."""
-    from .sequential import Sequential
-    if document["model"]["class_name"] != "Sequential":
-        raise ValueError(f"load_model: unsupported model class {document['model']['class_name']!r}")
-    model = Sequential.from_config(document["model"]["config"])
-    if document.get("input_shape"):
-        model.build(tuple(document["input_shape"]))
-        model.set_weights(unstash(document["weights"]))
-    if compile and document.get("compile"):
-        settings = document["compile"]
-        optimizer_class = getattr(optimizers, settings["optimizer"]["class_name"])
-        optimizer = optimizer_class(**settings["optimizer"]["config"])
-        model.compile(optimizer=optimizer, loss=settings["loss"], metrics=settings["metrics"])
-        if model.built:
-            optimizer.load_state_dict(unstash(settings["optimizer"]["state"]))
-    return model
-
-
 def restore_checkpoint(model, path):
     """Put a `BackupAndRestore` checkpoint's weights, optimizer state, random state and training
     position into `model` (which must have the same structure and be compiled)."""
-    from .sequential import TrainingState
-    with _opened(path) as (document, unstash):
+    with open_model_file(path) as (document, unstash):
         if not document.get("training_state"):
             raise ValueError(f"restore: {path} holds a model but no training state to resume from")
         if not model.built:

@@ -11,43 +11,26 @@ from __future__ import annotations
 import math
 import signal
 import threading
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import losses, metrics as metrics_module, optimizers, random
-from ..nn.module import Module
+from .. import checks, losses, metrics as metrics_module, optimizers, random
+from ..nn.core import Activation, Dense, Dropout, Embedding
+from ..nn.module import Module, default_name, first_free_name
+from ..nn.recurrent import GRU, LSTM, SimpleRNN
+from ..registry import Registry
 from ..tensor import Tensor, no_grad
-from .callbacks import CallbackList, History
+from .callbacks import Callback, CallbackList, History
 from .progress import ProgressBar
+from .saving import save_model
+from .training_state import TrainingState
 
+# The layers a saved model can name: each is rebuilt from its config alone. (RNN takes a cell
+# object, which a config cannot hold; use SimpleRNN, LSTM or GRU.)
+LAYER_CLASSES = Registry("layer class", {cls.__name__.lower(): cls for cls in (
+    Dense, Activation, Embedding, Dropout, SimpleRNN, LSTM, GRU)})
 
-@dataclass
-class TrainingState:
-    """Where `fit` is: saved in checkpoints so training resumes exactly.
-
-    Attributes:
-        epoch: the epoch under way (0-based).
-        batch: batches of that epoch already done.
-        order: the epoch's (shuffled) order of sample indices, or None before it starts.
-        totals: per quantity, the batch-size-weighted sum so far this epoch.
-        seen: samples seen so far this epoch.
-        history: per quantity, the value at the end of each finished epoch.
-    """
-    epoch: int = 0
-    batch: int = 0
-    order: np.ndarray | None = None
-    totals: dict = field(default_factory=dict)
-    seen: int = 0
-    history: dict = field(default_factory=dict)
-
-    def start_next_epoch(self):
-        """Move to the start of the next epoch."""
-        self.epoch, self.batch, self.order, self.totals, self.seen = self.epoch + 1, 0, None, {}, 0
-
-    def averages(self):
-        """The running mean of each quantity over the samples seen this epoch."""
-        return {name: total / self.seen for name, total in self.totals.items()}
+VERBOSE_CHOICES = ("auto", 0, 1, 2)
 
 
 class Sequential(Module):
@@ -64,6 +47,8 @@ class Sequential(Module):
 
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise TypeError(f"Sequential: layers must be a list of layers, got {type(layers).__name__}")
         self.layers = []
         self.input_shape = None
         self.optimizer = self.loss = self.loss_function = None
@@ -75,9 +60,20 @@ class Sequential(Module):
             self.add(layer)
 
     def add(self, layer):
-        """Append a layer."""
+        """Append a layer.
+
+        Layer names are unique within a model: a layer with a default name that is taken is
+        renamed as Keras would (a second `lstm` becomes `lstm_1`); a name you gave that is
+        taken is an error.
+        """
         if not isinstance(layer, Module):
-            raise TypeError(f"Sequential.add: expected a layer, got {type(layer).__name__}")
+            raise TypeError(f"{self.name}.add: expected a layer, got {type(layer).__name__}")
+        taken = {existing.name for existing in self.layers}
+        if any(layer is existing for existing in self.layers) or (layer.name in taken and not layer.named_by_default):
+            raise ValueError(f"{self.name}.add: the model already has a layer named {layer.name!r}; "
+                             f"layer names must be unique within a model")
+        if layer.name in taken:
+            layer.name = first_free_name(default_name(type(layer).__name__), taken)
         self.layers.append(layer)
         self.built = False
         if self._known_input_shape(None) is not None:
@@ -129,21 +125,27 @@ class Sequential(Module):
         return shape
 
     def get_config(self):
-        """The model's structure as JSON-able data (layers by class name and config)."""
+        """The model's structure as JSON-able data (layers by class name and config).
+
+        Raises:
+            ValueError: for a layer class of your own, which `from_config` could not rebuild.
+        """
+        for layer in self.layers:
+            LAYER_CLASSES.name_of(type(layer))
         return {"name": self.name,
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config):
-        """Rebuild an (unbuilt) model from `get_config()`'s output."""
-        from .. import layers as layer_classes
+        """Rebuild an (unbuilt) model from `get_config()`'s output.
+
+        Raises:
+            ValueError: for a layer class that is not in `LAYER_CLASSES`.
+        """
         model = cls(name=config["name"])
         for entry in config["layers"]:
-            layer_class = getattr(layer_classes, entry["class_name"], None)
-            if not isinstance(layer_class, type) or not issubclass(layer_class, Module):
-                raise ValueError(f"unknown layer class {entry['class_name']!r}")
-            model.add(layer_class(**entry["config"]))
+            model.add(LAYER_CLASSES.get(str(entry["class_name"]))(**entry["config"]))
         return model
 
     def summary(self, print_fn=print):
@@ -174,11 +176,14 @@ class Sequential(Module):
 
         Args:
             optimizer: "adam", "rmsprop", "sgd" or an optimizer from `tinyseq.optimizers`.
-            loss: a loss name ("binary_crossentropy", ...) or a function (y_true, y_pred) -> scalar.
+            loss: a loss name ("binary_crossentropy", ...) or a function (y_true, y_pred) -> scalar
+                Tensor, given the batch's targets as a numpy array and the predictions as a Tensor.
             metrics: names such as "accuracy" (resolved from the loss, as Keras does).
         """
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='binary_crossentropy'")
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise ValueError(f"compile: metrics must be a list, e.g. metrics=['accuracy'], got {metrics!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss, self.loss_function = loss, losses.get(loss)
         self.metric_names = [m if isinstance(m, str) else m.__name__ for m in metrics or []]
@@ -207,21 +212,43 @@ class Sequential(Module):
                 `length_bucketed_order` for the order and what it does to accuracy.
 
         Ctrl-C stops after the current batch, lets callbacks react (BackupAndRestore saves a
-        checkpoint) and raises KeyboardInterrupt; a second Ctrl-C stops at once.
+        checkpoint) and raises KeyboardInterrupt; a second Ctrl-C stops at once. A callback
+        stops training after a batch by setting `model.stop_training` (see `TerminateOnNaN`).
+
+        Raises:
+            ValueError: for an argument out of its range, naming it and its value.
         """
         self._require_compiled("fit")
         x, y = _check_pair(x, y, "fit")
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
+        batch_size = checks.positive_int(batch_size, "batch_size", "fit")
+        epochs = checks.positive_int(epochs, "epochs", "fit")
+        initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch", "fit")
+        if initial_epoch >= epochs:
+            raise ValueError(f"fit: initial_epoch must be less than epochs, got initial_epoch={initial_epoch} "
+                             f"and epochs={epochs} (epochs is the epoch to stop after, counting from 0)")
+        validation_split = checks.number(validation_split, "validation_split", "fit", low=0, high=1, high_open=True)
+        verbose = checks.one_of(verbose, "verbose", "fit", VERBOSE_CHOICES)
+        shuffle = checks.boolean(shuffle, "shuffle", "fit")
+        bucket_by_length = checks.boolean(bucket_by_length, "bucket_by_length", "fit")
+        callbacks = _check_callbacks(callbacks)
+        if validation_data is not None:
+            if not (isinstance(validation_data, (list, tuple)) and len(validation_data) == 2):
+                raise ValueError(f"fit: validation_data must be a pair (x_val, y_val), got "
+                                 f"{type(validation_data).__name__}"
+                                 + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""))
+            validation_data = _check_pair(*validation_data, "fit: validation_data")
+        elif validation_split:
             cut = len(x) - int(len(x) * validation_split)
+            if cut == len(x) or cut == 0:
+                raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples leaves "
+                                 f"{len(x) - cut} for validation and {cut} for training; each needs at least one")
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if not self.built:
             self.build(x.shape)
         verbose = 1 if verbose == "auto" else verbose
         steps = math.ceil(len(x) / batch_size)
         self.history = History()
-        callback_list = CallbackList([*(callbacks or []), self.history], model=self)
+        callback_list = CallbackList([*callbacks, self.history], model=self)
         self.training_state = TrainingState(epoch=initial_epoch)
         self.stop_training = False
         callback_list.on_train_begin()
@@ -251,6 +278,8 @@ class Sequential(Module):
                         callback_list.on_train_interrupt()
                         raise KeyboardInterrupt(f"training interrupted in epoch {state.epoch + 1}, "
                                                 f"after batch {state.batch} of {steps}")
+                    if self.stop_training:
+                        break  # the epoch ends here: its logs cover the batches done
                 logs = state.averages()
                 if validation_data is not None:
                     scores = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
@@ -268,7 +297,7 @@ class Sequential(Module):
         """One gradient step on a batch; returns the batch's loss and metrics."""
         self.zero_grad()
         prediction = self(x, training=True)
-        loss = self.loss_function(Tensor(y, dtype=prediction.dtype), prediction)
+        loss = self.loss_function(y, prediction)
         loss.backward()
         self.optimizer.step(self.parameters())
         return {"loss": loss.item(), **self._metric_values(y, prediction.data)}
@@ -280,11 +309,13 @@ class Sequential(Module):
         """
         self._require_compiled("evaluate")
         x, y = _check_pair(x, y, "evaluate")
+        batch_size = checks.positive_int(batch_size, "batch_size", "evaluate")
+        verbose = checks.one_of(verbose, "verbose", "evaluate", VERBOSE_CHOICES)
         totals = {}
         for samples, prediction in self._predict_batches(x, batch_size, verbose):
             y_batch = y[samples]
             with no_grad():
-                loss = self.loss_function(Tensor(y_batch, dtype=prediction.dtype), Tensor(prediction))
+                loss = self.loss_function(y_batch, Tensor(prediction))
             for name, value in {"loss": loss.item(), **self._metric_values(y_batch, prediction)}.items():
                 totals[name] = totals.get(name, 0.0) + value * len(prediction)
         scores = {name: total / len(x) for name, total in totals.items()}
@@ -295,6 +326,10 @@ class Sequential(Module):
     def predict(self, x, batch_size=32, verbose="auto"):
         """The model's outputs for `x`, computed in inference mode (no dropout), as a numpy array."""
         x = np.asarray(x)
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError(f"predict: no samples (x has shape {x.shape})")
+        batch_size = checks.positive_int(batch_size, "batch_size", "predict")
+        verbose = checks.one_of(verbose, "verbose", "predict", VERBOSE_CHOICES)
         batches = list(self._predict_batches(x, batch_size, verbose))
         samples = np.concatenate([samples for samples, _ in batches])
         outputs = np.concatenate([output for _, output in batches])
@@ -336,8 +371,12 @@ class Sequential(Module):
                                f"model.compile(loss='binary_crossentropy', optimizer='adam')")
 
     def save(self, path):
-        """Write the model (structure, weights, optimizer state) to one file; see `load_model`."""
-        from .saving import save_model
+        """Write the model (structure, weights, optimizer state) to one file; see `load_model`.
+
+        Raises:
+            ValueError: before writing anything, for a part `load_model` could not rebuild (see
+                `save_model`).
+        """
         save_model(self, path)
 
 
@@ -400,11 +439,25 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
 
 def _check_pair(x, y, method):
     x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{method}: x and y must be arrays of samples, got shapes {x.shape} and {y.shape}")
     if len(x) != len(y):
         raise ValueError(f"{method}: x has {len(x)} samples but y has {len(y)}")
     if len(x) == 0:
         raise ValueError(f"{method}: no samples")
     return x, y
+
+
+def _check_callbacks(callbacks):
+    """`callbacks` as a list, after checking each is a Callback."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(f"fit: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise ValueError(f"fit: callbacks must be Callback objects, got {callback!r}")
+    return list(callbacks)
 
 
 class _stop_on_first_ctrl_c:

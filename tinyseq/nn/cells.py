@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import checks, ops
 from ..tensor import ShapeError, Tensor, name_scope
 from . import activations, init
-from .core import Layer, affine, check_positive_int
+from .core import Layer, affine
 
 
 class RecurrentCell(Layer):
@@ -47,7 +47,7 @@ class RecurrentCell(Layer):
     def __init__(self, units, kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", name=None, dtype="float32"):
         super().__init__(name=name, dtype=dtype)
-        self.units = check_positive_int(units, "units", self.name)
+        self.units = checks.positive_int(units, "units", self.name)
         self.kernel_initializer = init.get(kernel_initializer)
         self.recurrent_initializer = init.get(recurrent_initializer)
         self.bias_initializer = init.get(bias_initializer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops, random
+from .. import checks, ops, random
 from ..tensor import ShapeError, Tensor, name_scope
 from . import activations, init
 from .module import Module
@@ -119,9 +119,9 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", name=None, dtype="float32"):
         super().__init__(name=name, dtype=dtype)
-        self.units = check_positive_int(units, "units", self.name)
+        self.units = checks.positive_int(units, "units", self.name)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = checks.boolean(use_bias, "use_bias", self.name)
         self.kernel_initializer = init.get(kernel_initializer)
         self.bias_initializer = init.get(bias_initializer)
 
@@ -194,12 +194,12 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False,
                  input_length=None, name=None, dtype="float32"):
         super().__init__(name=name, dtype=dtype)
-        self.input_dim = check_positive_int(input_dim, "input_dim", self.name)
-        self.output_dim = check_positive_int(output_dim, "output_dim", self.name)
+        self.input_dim = checks.positive_int(input_dim, "input_dim", self.name)
+        self.output_dim = checks.positive_int(output_dim, "output_dim", self.name)
         self.embeddings_initializer = init.get(embeddings_initializer)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = checks.boolean(mask_zero, "mask_zero", self.name)
         self.input_length = (None if input_length is None
-                             else check_positive_int(input_length, "input_length", self.name))
+                             else checks.positive_int(input_length, "input_length", self.name))
 
     def convert_inputs(self, inputs):
         """Ids stay a plain numpy array: they select rows and carry no gradient."""
@@ -258,9 +258,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, name=None, dtype="float32"):
         super().__init__(name=name, dtype=dtype)
-        if not 0 <= rate < 1:
-            raise ValueError(f"{self.name}: rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = checks.number(rate, "rate", self.name, low=0, high=1, high_open=True)
 
     def call(self, inputs, mask=None, training=None):
         """Drop inputs if `training` (None: the layer's own `training` mode)."""
@@ -274,9 +272,3 @@ class Dropout(Layer):
         """See `Layer.get_config`."""
         return {**super().get_config(), "rate": self.rate}
 
-
-def check_positive_int(value, argument, layer_name):
-    """Return `value` as an int, or raise ValueError naming the layer and the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{layer_name}: {argument} must be a positive integer, got {value!r}")
-    return int(value)

@@ -32,7 +32,12 @@ class Module:
     """
 
     def __init__(self, name=None, dtype="float32"):
-        self.name = name or _unique_name(type(self).__name__)
+        if name is not None and not (isinstance(name, str) and name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        # A default name is the class's (lstm, dense); a model renames a clashing one to lstm_1,
+        # lstm_2, ... so that names depend on the model alone, not on what was built before it.
+        self.name = name or default_name(type(self).__name__)
+        self.named_by_default = name is None
         self.dtype = np.dtype(dtype)
         self.training = True
         self.built = False
@@ -138,12 +143,15 @@ def _assign(parameter, value, where):
     parameter.data[...] = value
 
 
-_counts: dict[str, int] = {}
+def default_name(class_name):
+    """Keras's default name for a class: its name in snake case (LSTM -> lstm, SimpleRNN -> simple_rnn)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
 
 
-def _unique_name(class_name):
-    """Keras-style default names: lstm, lstm_1, lstm_2, ..."""
-    base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
-    count = _counts.get(base, 0)
-    _counts[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
+def first_free_name(base, taken):
+    """`base` if it is not in `taken`, else the first of base_1, base_2, ... that is not."""
+    name, count = base, 0
+    while name in taken:
+        count += 1
+        name = f"{base}_{count}"
+    return name
