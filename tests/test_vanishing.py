@@ -3,21 +3,23 @@
 Small sizes throughout: the full-size figures come from the CLI runs, these pin the claims.
 """
 
-import argparse
 import json
 import math
+import re
 import sys
 
 import numpy as np
 import pytest
 
 from tinyseq import random
-from tinyseq.experiments import norms
-from tinyseq.experiments.adding import AddingSettings, adding_batch, run_adding
+from tinyseq.apps.cli import main
+from tinyseq.apps.vanishing import EXPERIMENTS
+from tinyseq.experiments import adding, gap, norms
+from tinyseq.experiments.adding import AddingSettings, adding_batch, run_adding, train_adding
 from tinyseq.experiments.clipping import run_clipping
-from tinyseq.experiments.common import jsonable
+from tinyseq.experiments.common import COLOURS, LABELS, jsonable
 from tinyseq.experiments.gap import GapSettings, gap_network, run_gap
-from tinyseq.experiments.vanishing_cli import EXPERIMENTS, add_vanishing_parser
+from tinyseq.nn import GRU
 
 SMALL = dict(timesteps=30, units=16, features=4)
 
@@ -75,6 +77,38 @@ def test_a_forget_gate_pinned_at_one_gives_an_exactly_flat_cell_path():
     assert result.cell_path_slope == 0.0 and result.cell_path_spread == 0.0
 
 
+# ---- norms: (d) the three cells with default weights -----------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_with_default_weights_the_gru_passes_far_less_gradient_back_than_the_tanh_rnn(seed):
+    # Keras starts every GRU bias at 0, so z ~ 1/2: at distance 50 the GRU keeps about a thousandth
+    # of the tanh RNN's gradient with unit inputs, and a billionth with weak ones (where the RNN
+    # is nearly linear with rho = 1).
+    shape = dict(timesteps=60, units=32, features=8, seed=seed)
+    for input_scale, orders_of_magnitude in ((1.0, 2), (0.1, 6)):
+        rnn = norms.cell_norms("rnn", input_scale=input_scale, **shape)
+        gru = norms.cell_norms("gru", input_scale=input_scale, **shape)
+        assert rnn.log10_norms[50] - gru.log10_norms[50] > orders_of_magnitude
+        assert rnn.mean_log10_update_gate is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_gru_update_gate_starts_at_one_half_and_the_candidate_path_slows_the_decay(seed):
+    weak = norms.cell_norms("gru", input_scale=0.1, **SMALL, seed=seed)
+    assert weak.mean_log10_update_gate == pytest.approx(math.log10(0.5), abs=0.002)  # z = sigma(~0)
+    for result in (weak, norms.cell_norms("gru", input_scale=1.0, **SMALL, seed=seed)):
+        # The straight path alone (diag z per step) shrinks faster than the measured gradient.
+        assert result.mean_log10_update_gate < result.slope - 0.05
+        assert result.slope < -0.1
+
+
+def test_norms_table_compares_the_three_cells_with_default_weights():
+    result = norms.run_norms(timesteps=10, units=8, features=3, models=("gru", "rnn"))
+    assert [(r.input_scale, r.model) for r in result.cells] == [(1.0, "gru"), (1.0, "rnn"), (0.1, "gru"),
+                                                                 (0.1, "rnn")]
+    assert "(d) cells with the library's default weights" in result.table()
+    assert {row["experiment"] for row in result.rows()} >= {"gru defaults", "rnn defaults"}
+
+
 def test_norms_repeat_exactly_under_a_seed():
     first = norms.run_norms(timesteps=10, units=8, features=3, seed=3)
     again = norms.run_norms(timesteps=10, units=8, features=3, seed=3)
@@ -100,6 +134,16 @@ def test_a_short_adding_run_lstm_beats_rnn_by_a_clear_margin():
     final = {run.model: run.final_mse for run in result.runs}
     assert final["lstm"] < 0.03
     assert final["rnn"] > 0.1
+
+
+def test_a_gru_learns_the_short_adding_problem():
+    result = run_adding(timesteps=(10,), seeds=(0,), models=("gru",), gru_iterations=150,
+                        settings=AddingSettings(eval_every=50, test_size=256), jobs=1)
+    (run,) = result.runs
+    assert run.model == "gru" and run.iterations == 150 and result.budgets == {"gru": 150}
+    assert run.final_mse < 0.005 and run.iterations_to_threshold in (100, 150)
+    assert "iterations trained: GRU 150" in result.table()
+    assert strict_json(result.to_json())["models"] == ["gru"]
 
 
 def test_the_numbers_do_not_depend_on_the_number_of_workers():
@@ -132,6 +176,20 @@ def test_gap_chrono_lstm_sets_the_input_and_forget_biases_and_nothing_else():
         gap_network("lstm_chrono", 0)
 
 
+def test_a_gru_learns_a_short_gap_and_starts_with_the_zero_biases_of_keras():
+    random.seed(0)
+    network = gap_network("gru", 5)
+    network.build((None, 6))
+    layer = network.layers[1]
+    assert isinstance(layer, GRU)
+    np.testing.assert_array_equal(layer.cell.bias.data, np.zeros((2, 3 * GapSettings().units)))
+    result = run_gap(gaps=(5,), seeds=(0,), models=("gru",), settings=GapSettings(iterations=100, test_size=256),
+                     jobs=1)
+    (run,) = result.runs
+    assert run.model == "gru" and run.accuracy == 1.0
+    assert "GRU accuracy" in result.table() and "GRU: library defaults (biases 0)" in result.table()
+
+
 def test_a_short_gap_run_reports_the_chrono_lstm_in_its_json_and_table():
     result = run_gap(gaps=(3,), seeds=(0,), settings=GapSettings(iterations=5, test_size=32))
     data = strict_json(result.to_json())
@@ -140,14 +198,41 @@ def test_a_short_gap_run_reports_the_chrono_lstm_in_its_json_and_table():
     assert "LSTM chrono accuracy" in result.table() and "LSTM chrono gradient" in result.table()
 
 
+# ---- choosing models ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name, run, valid", [
+    ("run_adding", run_adding, "'rnn', 'lstm', 'gru'"),
+    ("run_gap", run_gap, "'rnn', 'lstm', 'lstm_chrono', 'gru'"),
+    ("run_norms", norms.run_norms, "'rnn', 'lstm', 'gru'"),
+])
+def test_bad_model_names_are_refused_with_the_valid_ones_listed(name, run, valid):
+    with pytest.raises(ValueError, match=re.escape(f"{name}: unknown model 'GRU'; the models are {valid}")):
+        run(models=("rnn", "GRU"))
+    with pytest.raises(ValueError, match=re.escape(f"{name}: unknown models 'a', 'b'; the models are {valid}")):
+        run(models=["a", "b"])
+    with pytest.raises(ValueError, match=re.escape(f"{name}: models is empty; choose one or more of {valid}")):
+        run(models=())
+    with pytest.raises(ValueError, match=re.escape(f"{name}: models lists 'rnn' more than once")):
+        run(models=("rnn", "gru", "rnn"))
+
+
+def test_the_functions_that_build_one_model_refuse_a_bad_name():
+    with pytest.raises(ValueError, match=re.escape("train_adding: unknown model 'lstm_chrono'; the models "
+                                                   "are 'rnn', 'lstm', 'gru'")):
+        train_adding("lstm_chrono", 10)
+    with pytest.raises(ValueError, match=re.escape("gap_network: unknown model 'grus'")):
+        gap_network("grus", 5)
+    with pytest.raises(ValueError, match=re.escape("cell_norms: unknown model 'lstm_chrono'")):
+        norms.cell_norms("lstm_chrono")
+
+
+def test_every_model_has_one_label_and_one_distinct_colour_in_every_experiment():
+    for table in (adding.RECURRENT_LAYERS, gap.MODELS, norms.CELLS):
+        assert set(table) <= set(LABELS) and set(table) <= set(COLOURS)
+    assert len(set(COLOURS.values())) == len(COLOURS)
+    assert COLOURS["gru"] == "tab:purple" and LABELS["gru"] == "GRU"
+
+
 # ---- the command -------------------------------------------------------------------------------
-def run_command(argv):
-    parser = argparse.ArgumentParser(prog="tinyseq")
-    add_vanishing_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args)
-
-
 def strict_json(text):
     def refuse(constant):
         raise ValueError(f"not strict JSON: {constant}")
@@ -157,7 +242,7 @@ def strict_json(text):
 @pytest.mark.parametrize("experiment", list(EXPERIMENTS))
 def test_quick_runs_print_a_table_and_write_valid_json_and_csv(experiment, tmp_path, capsys):
     path = tmp_path / f"{experiment}.json"
-    assert run_command(["vanishing", experiment, "--quick", "--jobs", "2", "--json", str(path)]) == 0
+    assert main(["vanishing", experiment, "--quick", "--jobs", "2", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"Wrote {path}" in out
     data = strict_json(path.read_text())
@@ -168,8 +253,8 @@ def test_quick_runs_print_a_table_and_write_valid_json_and_csv(experiment, tmp_p
 
 def test_plots_are_saved_and_a_missing_matplotlib_is_explained(tmp_path, capsys, monkeypatch):
     plot = tmp_path / "norms.png"
-    assert run_command(["vanishing", "norms", "--quick", "--plot", str(plot)]) == 0
+    assert main(["vanishing", "norms", "--quick", "--plot", str(plot)]) == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if matplotlib were not installed
-    assert run_command(["vanishing", "norms", "--quick", "--plot", str(tmp_path / "again.png")]) == 2
+    assert main(["vanishing", "norms", "--quick", "--plot", str(tmp_path / "again.png")]) == 2
     assert "pip install tinyseq[plots]" in capsys.readouterr().err

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import random
-from ..layers import Dense, SimpleRNN
 from ..losses import mean_squared_error
 from ..models import Sequential
-from ..nn import init
+from ..nn import Dense, SimpleRNN, init
 from ..optimizers import SGD
 from .adding import adding_batch
 from .common import ExperimentResult, describe_jobs, format_table, new_figure, run_tasks, save_figure, train_step

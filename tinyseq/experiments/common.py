@@ -23,6 +23,37 @@ import numpy as np
 
 from ..files import atomic_write
 
+# Every experiment names and colours a model the same way, in its tables and its plots.
+LABELS = {"rnn": "SimpleRNN", "lstm": "LSTM", "lstm_chrono": "LSTM chrono", "gru": "GRU"}
+COLOURS = {"rnn": "tab:red", "lstm": "tab:blue", "lstm_chrono": "tab:green", "gru": "tab:purple"}
+# The time of a training step relative to the SimpleRNN's, to start the costliest runs first.
+STEP_COST = {"rnn": 1, "lstm": 3, "lstm_chrono": 3, "gru": 3}
+
+
+def check_models(models, available, where):
+    """Return `models` as a tuple of model names, each a key of `available`, each once.
+
+    Args:
+        models: a sequence of names such as ("rnn", "gru"), or one name.
+        available: the names the experiment knows, in the order they are listed in errors.
+        where: the function to name in error messages, e.g. "run_adding".
+
+    Raises:
+        ValueError: for no models, an unknown name (the valid ones are listed) or a repeated one.
+    """
+    models = (models,) if isinstance(models, str) else tuple(models)
+    valid = ", ".join(repr(name) for name in available)
+    if not models:
+        raise ValueError(f"{where}: models is empty; choose one or more of {valid}")
+    unknown = [name for name in models if name not in available]
+    if unknown:
+        raise ValueError(f"{where}: unknown model{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(name) for name in unknown)}; the models are {valid}")
+    repeated = sorted({name for name in models if models.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{where}: models lists {', '.join(repr(name) for name in repeated)} more than once")
+    return models
+
 
 class PlottingUnavailable(RuntimeError):
     """Raised when a plot is asked for but matplotlib (the `plots` extra) is not installed."""

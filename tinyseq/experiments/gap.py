@@ -9,7 +9,8 @@ across a run of distractors.
 The model is the library's standard text pipeline, Embedding(32 words, 16) -> recurrent layer
 (32 units) -> Dense(8) logits, trained with sparse categorical cross-entropy, Adam (learning rate
 1e-2, global clipnorm 1, as in the adding problem) on fresh random batches, then tested on a
-fixed set. Three recurrent layers, all seeing the same batches and test set for one seed and gap:
+fixed set. Four recurrent layers, all seeing the same batches and test set for one seed and gap;
+the first three run by default:
 
     rnn          SimpleRNN with the library's (Keras's) defaults
     lstm         LSTM with the library's defaults, forget-gate bias 1 (unit_forget_bias)
@@ -17,6 +18,8 @@ fixed set. Three recurrent layers, all seeing the same batches and test set for 
                  by chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural
                  networks warp time?"): per unit b_f = log(u), u ~ U[1, T_max - 1], b_i = -b_f,
                  with T_max = gap + 1, the longest dependency in the task.
+    gru          GRU with the library's (Keras's) defaults: every bias 0, so the update gate
+                 starts near sigma(0) = 1/2 (`tinyseq vanishing norms`, table (d))
 
 The defaults are Keras's: Embedding uniform(-0.05, 0.05), glorot-uniform input kernels, an
 orthogonal recurrent kernel, zero biases except the LSTM's forget gate. They decide what the
@@ -45,7 +48,9 @@ table shows; `tinyseq vanishing norms` measures the two mechanisms at work:
 Measured with `tinyseq vanishing gap` (seeds 0-2, 800 iterations): the chrono LSTM is perfect
 at every gap up to 160; the default LSTM is partly right at gap 20 and at chance from gap 40;
 the RNN is perfect to gap 40, then falls (one seed of three fails at 80, all are well below 1 at
-160) without reaching chance within the gaps tested.
+160) without reaching chance within the gaps tested. The GRU (`models=(..., "gru")`, seed 0,
+gaps 5, 20 and 40) was perfect at every gap, although at gap 40 its initial gradient ratio was
+1e-8: the gradient before training does not tell how far training gets.
 
 "Falls to chance": the smallest gap whose test accuracy, averaged over the seeds, is within 3
 standard errors of 1/8 (the standard error of a guessing classifier on all the test sequences).
@@ -67,12 +72,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import random
-from ..layers import LSTM, Dense, Embedding, SimpleRNN
 from ..losses import sparse_categorical_crossentropy
 from ..models import Sequential
+from ..nn import GRU, LSTM, Dense, Embedding, SimpleRNN
 from ..optimizers import Adam
 from ..tensor import no_grad
-from .common import ExperimentResult, describe_jobs, format_table, new_figure, run_tasks, save_figure, train_step
+from .common import (COLOURS, LABELS, STEP_COST, ExperimentResult, check_models, describe_jobs, format_table,
+                     new_figure, run_tasks, save_figure, train_step)
 
 COUNTRIES = (("spain", "spanish"), ("france", "french"), ("germany", "german"), ("italy", "italian"),
              ("japan", "japanese"), ("china", "chinese"), ("brazil", "portuguese"), ("russia", "russian"))
@@ -80,9 +86,13 @@ DISTRACTORS = ("i", "spent", "twenty", "long", "years", "working", "there", "and
                "home", "to", "the", "city", "where", "my", "family", "still", "lives", "so", "now", "can", "speak")
 VOCABULARY = tuple(country for country, _ in COUNTRIES) + DISTRACTORS   # word id = position
 CHANCE = 1 / len(COUNTRIES)
-# The recurrent layer of each model, and its name in tables and plots.
-MODELS = {"rnn": SimpleRNN, "lstm": LSTM, "lstm_chrono": LSTM}
-LABELS = {"rnn": "SimpleRNN", "lstm": "LSTM", "lstm_chrono": "LSTM chrono"}
+# The recurrent layer of each model (names and colours: `common.LABELS`, `common.COLOURS`).
+MODELS = {"rnn": SimpleRNN, "lstm": LSTM, "lstm_chrono": LSTM, "gru": GRU}
+DEFAULT_MODELS = ("rnn", "lstm", "lstm_chrono")
+# How each model starts, for the table's title.
+SETUPS = {"rnn": "SimpleRNN: library defaults", "lstm": "LSTM: library defaults (forget bias 1)",
+          "lstm_chrono": "LSTM chrono: that LSTM with b_f = log U[1, gap], b_i = -b_f (Tallec & Ollivier 2018)",
+          "gru": "GRU: library defaults (biases 0)"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ class GapRun:
     """One model trained for one gap length.
 
     Attributes:
-        model: a key of `MODELS`: "rnn", "lstm" or "lstm_chrono".
+        model: a key of `MODELS`: "rnn", "lstm", "lstm_chrono" or "gru".
         gap: the number of distractor words after the country.
         seed: the seed of the weights and the data.
         accuracy: the test accuracy after training.
@@ -176,14 +186,14 @@ class GapResult(ExperimentResult):
                 + [f"{np.exp(np.mean(np.log(ratio[m][gap]))):.1e}" for m in self.models]
                 for gap in self.gaps]
         example = sentence(np.random.default_rng(0), 8)
+        why_chrono = ("Why chrono: the forget bias sets the LSTM's memory horizon (norms (c): the cell gradient "
+                      "shrinks as sigma(b_f)^k, 0.73^k at b_f = 1);\nchrono spreads the units' memory times over "
+                      "[2, gap + 1], the dependencies the task holds.\n")
         title = (f"Gap task: {len(COUNTRIES)} countries, {len(DISTRACTORS)} distractor words, chance "
                  f"{CHANCE:.3f} (at chance: <= {self.chance_band():.3f}). Example, gap 8: {example}\n"
-                 f"SimpleRNN, LSTM: library defaults (LSTM forget bias 1). LSTM chrono: that LSTM with "
-                 f"b_f = log U[1, gap], b_i = -b_f (Tallec & Ollivier 2018).\n"
-                 f"Why chrono: the forget bias sets the LSTM's memory horizon (norms (c): the cell gradient "
-                 f"shrinks as sigma(b_f)^k, 0.73^k at b_f = 1);\nchrono spreads the units' memory times over "
-                 f"[2, gap + 1], the dependencies the task holds.\n"
-                 f"Test accuracy after {self.settings.iterations} iterations: mean (per seed {self.seeds}). "
+                 + "; ".join(SETUPS[model] for model in self.models) + ".\n"
+                 + (why_chrono if "lstm_chrono" in self.models else "")
+                 + f"Test accuracy after {self.settings.iterations} iterations: mean (per seed {self.seeds}). "
                  f"Gradient reaching the country before training:\n||dL/dx_first|| / ||dL/dx_last|| "
                  f"(geometric mean over seeds).")
         headers = ([f"{LABELS[m]} accuracy" for m in self.models]
@@ -207,9 +217,8 @@ class GapResult(ExperimentResult):
         """Accuracy against gap (mean and seeds) for each model, with the chance level."""
         figure = new_figure(6, 4)
         axes = figure.subplots()
-        colours = {"rnn": "tab:red", "lstm": "tab:blue", "lstm_chrono": "tab:green"}
         for model in self.models:
-            colour, accuracies = colours[model], self.by_gap(model)
+            colour, accuracies = COLOURS[model], self.by_gap(model)
             axes.plot(self.gaps, [np.mean(accuracies[g]) for g in self.gaps], "o-", color=colour, label=LABELS[model])
             for gap in self.gaps:
                 axes.plot([gap] * len(accuracies[gap]), accuracies[gap], ".", color=colour, alpha=0.4)
@@ -241,14 +250,19 @@ def gap_network(model, gap, settings=GapSettings()):
     """The network of one model for one gap length, its weights drawn from `tinyseq.random`.
 
     Args:
-        model: a key of `MODELS`: "rnn" (SimpleRNN, tanh), "lstm" (LSTM, forget bias 1) or
-            "lstm_chrono" (that LSTM, then `chrono_initialize` with T_max = gap + 1).
+        model: a key of `MODELS`: "rnn" (SimpleRNN, tanh), "lstm" (LSTM, forget bias 1),
+            "lstm_chrono" (that LSTM, then `chrono_initialize` with T_max = gap + 1) or "gru"
+            (GRU, biases 0).
         gap: the number of distractor words.
         settings: a `GapSettings`.
 
     Returns:
         A `Sequential`: Embedding -> the recurrent layer -> Dense logits.
+
+    Raises:
+        ValueError: for a name that is not a key of `MODELS` (the message lists them).
     """
+    check_models(model, MODELS, "gap_network")
     recurrent = MODELS[model](settings.units)
     network = Sequential([Embedding(len(VOCABULARY), settings.embedding_size), recurrent, Dense(len(COUNTRIES))])
     if model == "lstm_chrono":
@@ -329,22 +343,26 @@ def first_to_last_gradient(network, loss_function, ids, labels):
     return float(per_step[0] / per_step[-1])
 
 
-def run_gap(gaps=(5, 10, 20, 40, 80, 160), seeds=(0, 1, 2), settings=GapSettings(), jobs=None):
-    """Accuracy against gap length for SimpleRNN, LSTM and chrono-initialised LSTM.
+def run_gap(gaps=(5, 10, 20, 40, 80, 160), seeds=(0, 1, 2), models=DEFAULT_MODELS, settings=GapSettings(),
+            jobs=None):
+    """Accuracy against gap length for each model (default: SimpleRNN, LSTM and chrono LSTM).
 
     Args:
         gaps: the gap lengths, increasing.
         seeds: one run per model, gap and seed.
+        models: keys of `MODELS` ("rnn", "lstm", "lstm_chrono", "gru").
         settings: the `GapSettings` of every run.
         jobs: worker processes, or None to run here (see `common.run_tasks`).
 
     Returns:
         A `GapResult`.
+
+    Raises:
+        ValueError: for an unknown or repeated model name (the message lists the valid ones).
     """
+    models = check_models(models, MODELS, "run_gap")
     start = time.perf_counter()
     tasks = [dict(model=model, gap=gap, seed=seed, settings=settings)
-             for gap in gaps for model in MODELS for seed in seeds]
-    # An LSTM step costs about 3 SimpleRNN steps.
-    runs = run_tasks(train_gap, tasks, jobs,
-                     cost=lambda task: task["gap"] * (3 if MODELS[task["model"]] is LSTM else 1))
-    return GapResult(runs, list(MODELS), list(gaps), list(seeds), settings, jobs, time.perf_counter() - start)
+             for gap in gaps for model in models for seed in seeds]
+    runs = run_tasks(train_gap, tasks, jobs, cost=lambda task: task["gap"] * STEP_COST[task["model"]])
+    return GapResult(runs, list(models), list(gaps), list(seeds), settings, jobs, time.perf_counter() - start)

@@ -34,6 +34,15 @@ Conventions are the library's (row vectors, h_t = phi(x_t W + h_{t-1} U + b)), s
     input and recurrent weights f_t ~ sigma(b_f), so the slope is ~ log10 sigma(b_f); a forget
     gate pinned at exactly 1 gives a path whose norm never changes. The full gradient (all
     paths, h_{t-1} not detached) is reported beside it.
+
+(d) SimpleRNN, LSTM and GRU cells as the library (Keras) initialises them, side by side: the
+    hidden state's ||dL/dh_{T-k}|| (for the LSTM too, so all three measure the same thing), at
+    two input scales. The GRU's h_t = z_t * h_{t-1} + (1 - z_t) * candidate has a straight path
+    whose one-step Jacobian is diag(z_t), the part the LSTM's forget gate plays in (c); with
+    every bias 0 the update gate starts near sigma(0) = 1/2, so that path alone would shrink by
+    mean log10 z ~ -0.3 per step. The measured slope is less steep: the path through the
+    candidate adds to it. There is no exact prediction here, so the plot draws no theory line
+    for the GRU; the table gives mean log10 z beside the measured slope.
 """
 
 from __future__ import annotations
@@ -46,9 +55,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ops, random
-from ..nn import LSTMCell, SimpleRNNCell, init
+from ..nn import GRUCell, LSTMCell, SimpleRNNCell, init
 from ..tensor import Tensor
-from .common import ExperimentResult, fitted_slope, format_table, new_figure, save_figure
+from .common import COLOURS, LABELS, ExperimentResult, check_models, fitted_slope, format_table, new_figure, save_figure
 
 RHOS = (0.5, 0.8, 0.9, 1.0, 1.2, 3.0)
 FORGET_BIASES = (0.0, 1.0, 2.0, 3.0, 5.0)
@@ -56,6 +65,8 @@ INPUT_SCALES = (1.0, 0.1)
 GAMMA_TANH = 1.0  # sup |tanh'| = 1 (Pascanu et al.'s gamma; 1/4 for the logistic sigmoid)
 # sigmoid(40) = 1 / (1 + 4e-18), which float64 rounds to exactly 1.0: a forget gate pinned open.
 PINNED_FORGET_LOGIT = 40.0
+# The cells compared in (d), each with the library's default initialisation.
+CELLS = {"rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
 @dataclass
@@ -127,6 +138,25 @@ class LSTMNorms:
 
 
 @dataclass
+class CellNorms:
+    """Gradient norms along the hidden state of a cell as the library initialises it.
+
+    Attributes:
+        model: a key of `CELLS`: "rnn", "lstm" or "gru".
+        input_scale: the standard deviation of the Gaussian inputs.
+        log10_norms: log10 ||dL/dh_{T-k}|| for k = 0..T, from autograd.
+        slope: least-squares slope of `log10_norms` per step.
+        mean_log10_update_gate: for the GRU, mean log10 z_t over the steps and units (the slope
+            of the path through the update gate alone); None for the other cells.
+    """
+    model: str
+    input_scale: float
+    log10_norms: list
+    slope: float
+    mean_log10_update_gate: float | None
+
+
+@dataclass
 class NormsResult(ExperimentResult):
     """The three gradient-norm experiments of `run_norms`.
 
@@ -136,6 +166,7 @@ class NormsResult(ExperimentResult):
         seed: the seed everything was drawn with.
         linear, tanh: `RNNNorms` per rho (tanh: per input scale and rho).
         lstm: `LSTMNorms` per forget bias, then the pinned gate.
+        cells: `CellNorms` per input scale and model (SimpleRNN, LSTM, GRU with default weights).
         seconds: the wall-clock time of the run.
     """
     timesteps: int
@@ -146,10 +177,12 @@ class NormsResult(ExperimentResult):
     linear: list
     tanh: list
     lstm: list
+    cells: list
     seconds: float
 
     def table(self):
-        """Three tables: (a) linear slopes, (b) tanh slopes and bounds, (c) LSTM cell path."""
+        """Four tables: (a) linear slopes, (b) tanh slopes and bounds, (c) LSTM cell path, (d) the
+        three cells with default weights."""
         linear = format_table(
             ["rho", "slope", "log10 rho", "difference", "autograd vs Jacobian"],
             [[f"{r.rho:g}", f"{r.slope:.9f}", f"{r.predicted_slope:.9f}", f"{r.slope - r.predicted_slope:+.1e}",
@@ -176,7 +209,16 @@ class NormsResult(ExperimentResult):
             title=f"(c) LSTM, weights x{self.lstm_weight_scale:g} of the defaults, T={self.timesteps}: slope of "
                   f"log10 ||dL/dc_(T-k)|| per step.\n    Cell path: h_(t-1) detached, so dc_t/dc_(t-1) = "
                   f"diag(f_t) exactly; all paths: nothing detached.")
-        return f"{linear}\n\n{tanh}\n\n{lstm}\n\n({self.seconds:.1f} s)"
+        middle = self.timesteps // 2
+        cells = format_table(
+            ["inputs", "model", "slope", f"log10 norm at k={middle}", f"at k={self.timesteps}", "mean log10 z"],
+            [[f"{r.input_scale:g}", LABELS[r.model], f"{r.slope:+.4f}", f"{r.log10_norms[middle]:+.2f}",
+              f"{r.log10_norms[-1]:+.2f}",
+              "-" if r.mean_log10_update_gate is None else f"{r.mean_log10_update_gate:+.4f}"] for r in self.cells],
+            title=f"(d) cells with the library's default weights, T={self.timesteps}: log10 ||dL/dh_(T-k)||.\n"
+                  f"    mean log10 z: the GRU's path through its update gate alone (dh_t/dh_(t-1) = diag(z_t) "
+                  f"there); the path through the candidate makes the measured slope less steep.")
+        return f"{linear}\n\n{tanh}\n\n{lstm}\n\n{cells}\n\n({self.seconds:.1f} s)"
 
     def rows(self):
         """One row per configuration, with the measured slope and its prediction."""
@@ -189,12 +231,16 @@ class NormsResult(ExperimentResult):
                   "slope": r.cell_path_slope, "predicted_slope": r.predicted_slope,
                   "predicted_slope_rms": None, "bounds_hold": None, "all_paths_slope": r.all_paths_slope}
                  for r in self.lstm]
+        rows += [{"experiment": f"{r.model} defaults", "input_scale": r.input_scale, "parameter": None,
+                  "slope": r.slope, "predicted_slope": r.mean_log10_update_gate, "predicted_slope_rms": None,
+                  "bounds_hold": None, "all_paths_slope": None} for r in self.cells]
         return rows
 
     def plot(self, path):
-        """log10 gradient norm against distance k: (a) linear, (b) tanh (inputs x1), (c) LSTM."""
-        figure = new_figure(15, 4.5)
-        linear_axes, tanh_axes, lstm_axes = figure.subplots(1, 3)
+        """log10 gradient norm against distance k: (a) linear, (b) tanh (inputs x1), (c) LSTM,
+        (d) the three cells with default weights."""
+        figure = new_figure(20, 4.5)
+        linear_axes, tanh_axes, lstm_axes, cell_axes = figure.subplots(1, 4)
         steps = np.arange(self.timesteps + 1)
         for row in self.linear:
             line, = linear_axes.plot(steps, row.log10_norms, label=f"rho={row.rho:g}")
@@ -213,7 +259,13 @@ class NormsResult(ExperimentResult):
             lstm_axes.plot(steps, row.all_paths_log10_norms, "--", color=line.get_color())
             lstm_axes.plot(steps, steps * row.predicted_slope, ":", color="black", linewidth=0.8)
         lstm_axes.set_title("(c) LSTM cell path (dashed: all paths)")
-        for axes in (linear_axes, tanh_axes, lstm_axes):
+        first_scale = self.cells[0].input_scale
+        for row in self.cells:
+            first = row.input_scale == first_scale
+            cell_axes.plot(steps, row.log10_norms, "-" if first else "--", color=COLOURS[row.model],
+                           label=f"{LABELS[row.model]}, inputs x{row.input_scale:g}")
+        cell_axes.set_title("(d) default weights, hidden state (no theory line)")
+        for axes in (linear_axes, tanh_axes, lstm_axes, cell_axes):
             axes.set_xlabel("distance k (steps back from T)")
             axes.set_ylabel("log10 ||dL/ds_(T-k)||")
             axes.legend(fontsize="small")
@@ -221,28 +273,35 @@ class NormsResult(ExperimentResult):
 
 
 def run_norms(timesteps=100, units=32, features=8, rhos=RHOS, input_scales=INPUT_SCALES,
-              forget_biases=FORGET_BIASES, lstm_weight_scale=0.1, seed=0):
-    """Run (a) the linear RNN, (b) the tanh RNN and (c) the LSTM cell-path measurements.
+              forget_biases=FORGET_BIASES, lstm_weight_scale=0.1, models=tuple(CELLS), seed=0):
+    """Run (a) the linear RNN, (b) the tanh RNN, (c) the LSTM cell-path measurements and (d) the
+    cells with default weights.
 
     Args:
         timesteps: the sequence length T.
         units: the state size.
         features: the input size.
         rhos: the scales of the orthogonal recurrent kernel for (a) and (b).
-        input_scales: the input standard deviations for (b).
+        input_scales: the input standard deviations for (b) and (d).
         forget_biases: the forget-gate biases for (c); a pinned gate (f = 1) is added.
         lstm_weight_scale: the factor on the LSTM's default initial weights in (c).
+        models: the cells compared in (d), keys of `CELLS` ("rnn", "lstm", "gru").
         seed: draws the inputs, the read-out vector and the weights (the same for every row).
 
     Returns:
         A `NormsResult`.
+
+    Raises:
+        ValueError: for an unknown or repeated model name (the message lists the valid ones).
     """
+    models = check_models(models, CELLS, "run_norms")
     start = time.perf_counter()
     shape = dict(timesteps=timesteps, units=units, features=features, seed=seed)
     linear = [rnn_norms("linear", rho, **shape) for rho in rhos]
     tanh = [rnn_norms("tanh", rho, input_scale=scale, **shape) for scale in input_scales for rho in rhos]
     lstm = [lstm_norms(bias, weight_scale=lstm_weight_scale, **shape) for bias in (*forget_biases, None)]
-    return NormsResult(timesteps, units, features, lstm_weight_scale, seed, linear, tanh, lstm,
+    cells = [cell_norms(model, input_scale=scale, **shape) for scale in input_scales for model in models]
+    return NormsResult(timesteps, units, features, lstm_weight_scale, seed, linear, tanh, lstm, cells,
                        time.perf_counter() - start)
 
 
@@ -335,6 +394,36 @@ def lstm_norms(forget_bias, weight_scale=0.1, timesteps=100, units=32, features=
         cell_path_log10_norms=cell_norms.tolist(), all_paths_log10_norms=all_norms.tolist(),
         cell_path_slope=fitted_slope(cell_norms), all_paths_slope=fitted_slope(all_norms),
         cell_path_spread=float(cell_norms.max() - cell_norms.min()))
+
+
+def cell_norms(model, input_scale=1.0, timesteps=100, units=32, features=8, seed=0):
+    """Measure ||dL/dh_{T-k}|| through a cell with the library's default weights (Keras's).
+
+    Args:
+        model: a key of `CELLS`: "rnn" (SimpleRNNCell, tanh), "lstm" (LSTMCell, forget bias 1)
+            or "gru" (GRUCell, biases 0).
+        input_scale: the standard deviation of the Gaussian inputs.
+        timesteps, units, features: the sequence length, state size and input size.
+        seed: draws the inputs and the read-out vector (the same for every model), then the weights.
+
+    Returns:
+        A `CellNorms`.
+    """
+    check_models(model, CELLS, "cell_norms")
+    random.seed(seed)
+    inputs, readout = _draw_inputs(timesteps, features, units, input_scale)
+    cell = CELLS[model](units, dtype="float64")
+    states, gradients = _unroll(cell, inputs, readout, studied=0)
+    log10_norms = np.log10(_by_distance(gradients))
+    update_gate = None
+    if model == "gru":
+        # The update gates the forward pass used (gate order z, r, h), from the recorded h_{t-1}.
+        hidden = np.concatenate([s[0].data for s in states[:-1]])             # h_0 .. h_{T-1}
+        logits = (inputs[:, 0] @ cell.kernel.data + cell.bias.data[0]
+                  + hidden @ cell.recurrent_kernel.data + cell.bias.data[1])[:, :units]
+        update_gate = float(np.log10(ops.sigmoid(Tensor(logits)).data).mean())
+    return CellNorms(model=model, input_scale=float(input_scale), log10_norms=log10_norms.tolist(),
+                     slope=fitted_slope(log10_norms), mean_log10_update_gate=update_gate)
 
 
 def _initializer(name, scale, columns, value):
