@@ -3,6 +3,7 @@ Chromium, check that the figures and the maths rendered, and save screenshots.
 
     mkdocs build                         # makes site/
     python scripts/screenshot_docs.py    # screenshots go to build/screenshots/
+    python scripts/screenshot_docs.py --width 1280 400    # a desktop and a phone width
 
 For every page in PAGES it checks, in the page as the browser rendered it:
 
@@ -10,10 +11,14 @@ For every page in PAGES it checks, in the page as the browser rendered it:
 * at least the expected number of build-time figures (an inline SVG inside `.tinyseq-figure`,
   drawn by the page's code), each with a visible size;
 * that KaTeX typeset every maths span (`.arithmatex` holds `.katex`, and no `.katex-error`);
-* that no code block failed (markdown-exec would show a Python traceback).
+* that no code block failed (markdown-exec would show a Python traceback);
+* that nothing is cut off: no display formula or code block wider than the column without a
+  way to scroll it, and no page wider than the window;
+* on tutorial pages, the download links of the notebook and the script.
 
-It saves a screenshot of the top of each page, one of every figure (cropped to it), and with
-`--dark` the top of each page in the dark palette.
+It saves a screenshot of the top of each page at every `--width`, one of every figure (cropped
+to it, at the first width), one of the widest display formula at each width, and with `--dark`
+the top of each page in the dark palette.
 
 The site is served on 127.0.0.1 only, on a free port, and the server stops when the script ends.
 Chromium comes from Debian's package (`apt-get install chromium`); it runs headless with a fresh
@@ -47,24 +52,28 @@ class Page:
     title: str           # text the page title must contain
     figures: int = 0     # at least this many build-time figures
     maths: bool = False  # the page must have typeset maths
+    downloads: bool = False  # the page links to its notebook and its script
 
 
 PAGES = [
     Page("", "tinyseq"),
-    Page("tutorials/01-autograd/", "Autograd from scratch", figures=3, maths=True),
-    Page("tutorials/02-recurrent-networks/", "Recurrent networks", figures=3, maths=True),
-    Page("tutorials/03-vanishing-gradients/", "Vanishing gradients", figures=3, maths=True),
-    Page("tutorials/04-lstm/", "The LSTM", figures=2, maths=True),
-    Page("tutorials/05-long-term-dependencies/", "Long-term dependencies", figures=1, maths=True),
-    Page("tutorials/06-imdb-sentiment/", "IMDB", figures=1, maths=True),
-    Page("tutorials/07-samples-timesteps-features/", "Samples, timesteps", figures=2),
-    Page("tutorials/08-fused-kernel/", "fused kernel", figures=2, maths=True),
+    Page("tutorials/00-build-an-engine/", "Build the engine yourself", downloads=True),
+    Page("tutorials/01-autograd/", "Autograd from scratch", figures=3, maths=True, downloads=True),
+    Page("tutorials/02-recurrent-networks/", "Recurrent networks", figures=3, maths=True, downloads=True),
+    Page("tutorials/03-vanishing-gradients/", "Vanishing gradients", figures=3, maths=True, downloads=True),
+    Page("tutorials/04-lstm/", "The LSTM", figures=2, maths=True, downloads=True),
+    Page("tutorials/05-long-term-dependencies/", "Long-term dependencies", figures=1, maths=True, downloads=True),
+    Page("tutorials/06-imdb-sentiment/", "IMDB", figures=1, maths=True, downloads=True),
+    Page("tutorials/07-samples-timesteps-features/", "Samples, timesteps", figures=2, downloads=True),
+    Page("tutorials/08-fused-kernel/", "fused kernel", figures=2, maths=True, downloads=True),
+    Page("tutorials/09-gru/", "GRU", downloads=True),
     Page("how-to/draw-a-graph/", "Draw a graph", figures=3),
     Page("how-to/use-your-own-data/", "Use your own data"),
     Page("reference/cli/", "Command line"),
     Page("reference/api/tensor/", "Tensors"),
     Page("reference/api/nn/", "Layers"),
     Page("explanation/engine-design/", "design"),
+    Page("explanation/seeds-and-schedules/", "One run is one draw", figures=2),
 ]
 
 # Facts about a rendered page, computed in the browser.
@@ -76,6 +85,18 @@ FACTS_JS = """(() => {
   });
   const spans = [...document.querySelectorAll('.arithmatex')];
   const text = document.body.innerText;
+  // Content wider than its box that the reader cannot scroll to: cut off.
+  const cut = [...document.querySelectorAll('.katex-display, .md-typeset pre, .md-typeset pre > code')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+    .map(e => e.className || e.tagName);
+  // Plain-text blocks (the command line's help) must show every line without scrolling.
+  const hidden = [...document.querySelectorAll('.md-typeset div.highlight:not([class*="language-"]) pre > code')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).length;
+  const displays = [...document.querySelectorAll('.katex-display')].map(e => {
+    const r = e.getBoundingClientRect();
+    return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height, inner: e.scrollWidth};
+  });
+  const links = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));
   return JSON.stringify({
     title: document.title,
     figures,
@@ -84,6 +105,12 @@ FACTS_JS = """(() => {
     katexErrors: document.querySelectorAll('.katex-error').length,
     tracebacks: (text.match(/Traceback \\(most recent call last\\)/g) || []).length,
     height: document.documentElement.scrollHeight,
+    cut,
+    hidden,
+    pageTooWide: document.documentElement.scrollWidth > innerWidth + 1,
+    widestDisplay: displays.sort((a, b) => b.inner - a.inner)[0] || null,
+    notebook: links.some(h => h.endsWith('.ipynb')),
+    script: links.some(h => /downloads\/\d\d_\w+\.py$/.test(h)),
   });
 })()"""
 
@@ -234,7 +261,44 @@ def problems_of(page, facts):
         problems.append(f"{facts['katexErrors']} KaTeX errors")
     if facts["tracebacks"]:
         problems.append(f"{facts['tracebacks']} Python tracebacks in the page")
+    if facts["cut"]:
+        problems.append(f"{len(facts['cut'])} blocks cut off at the column's edge: {sorted(set(facts['cut']))}")
+    if facts["hidden"]:
+        problems.append(f"{facts['hidden']} plain-text blocks with lines hidden past the column's edge")
+    if facts["pageTooWide"]:
+        problems.append("the page is wider than the window")
+    if page.downloads and not (facts["notebook"] and facts["script"]):
+        problems.append("no download link for the notebook and the script")
     return problems
+
+
+def shoot(browser, base, page, stem, width, args, figures):
+    """Open one page at one width, report its problems and save its screenshots; 1 if it failed."""
+    facts = browser.open(base + page.path, width, args.height)
+    problems = problems_of(page, facts)
+    print(f"{'ok  ' if not problems else 'FAIL'} /{page.path:40} {width:5} px  {len(facts['figures'])} figures, "
+          f"{facts['typeset']}/{facts['maths']} maths typeset")
+    for problem in problems:
+        print(f"       - {problem}")
+    name = f"{stem}-{width}px"
+    shots = [browser.screenshot(args.out / f"{name}.png")]
+    display = facts["widestDisplay"]
+    if display and display["width"] and display["height"]:
+        shots.append(browser.screenshot(args.out / f"{name}-widest-maths.png", x=max(0, display["x"] - 8),
+                                        y=max(0, display["y"] - 8), width=display["width"] + 16,
+                                        height=display["height"] + 16))
+    for number, figure in enumerate(facts["figures"] if figures else [], 1):
+        if figure["width"] and figure["height"]:
+            pad = 8
+            shots.append(browser.screenshot(
+                args.out / f"{stem}-figure{number}.png", x=max(0, figure["x"] - pad),
+                y=max(0, figure["y"] - pad), width=figure["width"] + 2 * pad,
+                height=figure["height"] + 2 * pad))
+    if args.dark:
+        browser.open(base + page.path, width, args.height, dark=True)
+        shots.append(browser.screenshot(args.out / f"{name}-dark.png"))
+    print("       " + ", ".join(Path(s).name for s in shots))
+    return int(bool(problems))
 
 
 def main(argv=None):
@@ -242,7 +306,8 @@ def main(argv=None):
     parser.add_argument("--site", type=Path, default=ROOT / "site", help="the built site (default: site/)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "screenshots",
                         help="where to save the PNG screenshots (default: build/screenshots/)")
-    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--width", type=int, nargs="+", default=[1280],
+                        help="window widths in pixels, e.g. 1280 400 (default: 1280)")
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--dark", action="store_true", help="also shoot the top of each page in the dark palette")
     parser.add_argument("--pages", nargs="*", help="only these page paths, e.g. tutorials/01-autograd/")
@@ -260,29 +325,12 @@ def main(argv=None):
         try:
             for page in pages:
                 stem = page.path.strip("/").replace("/", "_") or "home"
-                facts = browser.open(base + page.path, args.width, args.height)
-                problems = problems_of(page, facts)
-                failures += bool(problems)
-                print(f"{'ok  ' if not problems else 'FAIL'} /{page.path:40} {len(facts['figures'])} figures, "
-                      f"{facts['typeset']}/{facts['maths']} maths typeset")
-                for problem in problems:
-                    print(f"       - {problem}")
-                shots = [browser.screenshot(args.out / f"{stem}.png")]
-                for number, figure in enumerate(facts["figures"], 1):
-                    if figure["width"] and figure["height"]:
-                        pad = 8
-                        shots.append(browser.screenshot(
-                            args.out / f"{stem}-figure{number}.png", x=max(0, figure["x"] - pad),
-                            y=max(0, figure["y"] - pad), width=figure["width"] + 2 * pad,
-                            height=figure["height"] + 2 * pad))
-                if args.dark:
-                    browser.open(base + page.path, args.width, args.height, dark=True)
-                    shots.append(browser.screenshot(args.out / f"{stem}-dark.png"))
-                print("       " + ", ".join(Path(s).name for s in shots))
+                for number, width in enumerate(args.width):
+                    failures += shoot(browser, base, page, stem, width, args, figures=number == 0)
         finally:
             browser.close()
             server.shutdown()
-    print(f"{len(pages) - failures} passed, {failures} failed")
+    print(f"{len(pages) * len(args.width) - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

@@ -1,15 +1,21 @@
-"""The website and the tutorials: every tutorial runs (fast mode), every code block on the site
-runs or is checked, and `mkdocs build --strict` passes in under three minutes.
+"""The website and the tutorials: every tutorial runs anywhere (fast mode), every code block on
+the site runs or is checked, and `mkdocs build --strict` passes in under three minutes.
+
+"Anywhere" is tested as a learner meets it: in a fresh folder outside the repository, with only
+the installed tinyseq importable, a tutorial runs as a downloaded script and as its code cells
+pasted in order into a fresh Python session (tests/test_notebooks.py runs it as a notebook).
 
 The build test needs the docs extra (`pip install -e ".[docs]"`) and is skipped without it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +29,7 @@ TUTORIALS = ROOT / "tutorials"
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
 PAGES = sorted(DOCS.rglob("*.md"))
 BUILD_SECONDS = 180
+FAST_RUN_SECONDS = 300
 NEEDS_IMDB = {"06_imdb_sentiment.py"}
 
 
@@ -49,22 +56,87 @@ def _page_text(page):
                                page.read_text(encoding="utf-8"))
 
 
-# ---- the tutorials -----------------------------------------------------------------------
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_tutorial_runs_in_fast_mode(script, tmp_path):
+# ---- the tutorials, run as a learner runs them ----------------------------------------------
+def learner_environment():
+    """os.environ as a learner's fresh shell has it: fast mode, no site build, nothing of the
+    repository on the path (tinyseq is imported from where it is installed)."""
+    _imdb_data()
+    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **os.environ, "TINYSEQ_FAST": "1"}
+    for name in ("TINYSEQ_DOCS", "PYTHONPATH", "MPLBACKEND"):
+        env.pop(name, None)
+    return env
+
+
+def fresh_folder(tmp_path):
+    """An empty folder outside the repository to run in."""
+    folder = tmp_path / "learner"
+    folder.mkdir()
+    assert ROOT not in folder.resolve().parents, "the test's folder must be outside the repository"
+    return folder
+
+
+def skip_without_data(script):
     if script.name in NEEDS_IMDB and not _imdb_data():
         pytest.skip("the IMDB archive is not available (TINYSEQ_DATA)")
-    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **os.environ, "TINYSEQ_FAST": "1",
-           "TINYSEQ_TUTORIAL_OUTPUT": str(tmp_path), "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.pop("TINYSEQ_DOCS", None)
+
+
+def code_cells(script):
+    """The code cells of a tutorial, in order: what a learner copies from its page."""
+    return ["\n".join(lines) for kind, lines in hooks.split_cells(script.read_text(encoding="utf-8"), script.name)
+            if kind == "code"]
+
+
+def run_python(arguments, folder, stdin=None):
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, f"{script.name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    shows = len(re.findall(r"^\s*show\(", script.read_text(encoding="utf-8"), re.M))
-    saved = list(tmp_path.glob("*.svg"))
-    assert len(saved) >= min(shows, 1), f"{script.name}: show() saved no figure"
-    assert time.perf_counter() - started < 300, f"{script.name} is too slow for its fast mode"
+    result = subprocess.run([sys.executable, *arguments], cwd=folder, env=learner_environment(), input=stdin,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"failed in {folder}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert time.perf_counter() - started < FAST_RUN_SECONDS, "too slow for a fast-mode run"
+    return result.stdout
+
+
+def assert_figures_saved(script, output, folder):
+    """Every figure the run reports is an SVG file in ./tinyseq-figures/, and a script that shows
+    figures saved at least one."""
+    reported = re.findall(r"^\[figure saved to (.+)\]$", output, re.M)
+    saved = sorted((folder / "tinyseq-figures").glob("*.svg"))
+    assert sorted(folder / path for path in reported) == saved
+    assert all(path.read_text(encoding="utf-8").startswith("<svg") for path in saved)
+    if re.search(r"^\s*show\(", script.read_text(encoding="utf-8"), re.M):
+        assert saved, f"{script.name}: show() saved no figure"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_tutorial_runs_as_a_downloaded_script(script, tmp_path):
+    skip_without_data(script)
+    folder = fresh_folder(tmp_path)
+    downloaded = shutil.copy(script, tmp_path / script.name)
+    output = run_python([str(downloaded)], folder)
+    assert_figures_saved(script, output, folder)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_tutorial_runs_as_blocks_pasted_into_a_fresh_session(script, tmp_path):
+    skip_without_data(script)
+    folder = fresh_folder(tmp_path)
+    output = run_python(["-"], folder, stdin="\n\n".join(code_cells(script)) + "\n")
+    assert_figures_saved(script, output, folder)
+
+
+RUN_LOCATION = {"__file__", "__spec__", "argv", "getfile", "getsourcefile"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_tutorial_does_not_depend_on_where_it_runs(script):
+    """No tutorial asks where its own file is (a pasted block has none) or reads files by a path
+    of the repository: results come from `tinyseq.course.load_result`."""
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | \
+            {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert not names & RUN_LOCATION, f"{script.name} uses {sorted(names & RUN_LOCATION)}"
+    text = script.read_text(encoding="utf-8")
+    for forbidden in ("tutorial_helpers", "docs/results", '"docs"', "tutorials/output"):
+        assert forbidden not in text, f"{script.name} mentions {forbidden}"
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
@@ -94,7 +166,7 @@ def test_every_code_block_runs_or_is_checked(page):
     """Python blocks run at build time (exec="on", so a failure fails the strict build). Shell
     blocks that do not run are checked: known commands, `tinyseq` commands the CLI accepts, and
     tutorial scripts that exist."""
-    from tinyseq.cli import build_parser
+    from tinyseq.apps.cli import build_parser
 
     for info, body in _fences(_page_text(page)):
         language = info.split()[0] if info else ""
@@ -117,9 +189,46 @@ def test_every_code_block_runs_or_is_checked(page):
                     except SystemExit as error:
                         pytest.fail(f"{page.name}: `{command}` is not a valid tinyseq command ({error})")
                 if words[0] in ("python", "python3") and len(words) > 1 and words[1].endswith(".py"):
-                    assert (ROOT / words[1]).is_file(), f"{page.name}: {words[1]} does not exist"
+                    # a path in the repository, or a tutorial script as downloaded from its page
+                    assert (ROOT / words[1]).is_file() or (TUTORIALS / words[1]).is_file(), \
+                        f"{page.name}: {words[1]} does not exist"
                 if words[0] == "bash" and len(words) > 1:
                     assert (ROOT / words[1]).is_file(), f"{page.name}: {words[1]} does not exist"
+
+
+def executed_blocks(page):
+    """The page's blocks that run at build time, as {session: [(language, code), ...]} in page
+    order (blocks without a session share the page's, as the build hook arranges)."""
+    sessions = {}
+    for info, body in _fences(page.read_text(encoding="utf-8")):
+        if not RUNS.search(info):
+            continue
+        session = re.search(r'session="([^"]+)"', info)
+        sessions.setdefault(session.group(1) if session else "page", []).append((info.split()[0], body))
+    return sessions
+
+
+OTHER_PAGES = [page for page in PAGES if executed_blocks(page) and not hooks.DIRECTIVE.search(page.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("page", OTHER_PAGES, ids=[str(p.relative_to(DOCS)) for p in OTHER_PAGES])
+def test_page_blocks_run_from_a_fresh_folder(page, tmp_path):
+    """The executed blocks of every page that is not a tutorial run in order in a fresh session,
+    in a folder outside the repository: Python blocks pasted into Python, `$ ` lines of console
+    blocks in a shell."""
+    folder = fresh_folder(tmp_path)
+    for session, blocks in executed_blocks(page).items():
+        python = [code for language, code in blocks if language in ("python", "py")]
+        if python:
+            run_python(["-"], folder, stdin="\n\n".join(python))
+        for language, code in blocks:
+            if language == "console":
+                for line in code.splitlines():
+                    if line.startswith("$ "):
+                        result = subprocess.run(line[2:], shell=True, cwd=folder, capture_output=True, text=True,
+                                                env={**learner_environment(), "PATH": os.pathsep.join(
+                                                    [str(Path(sys.executable).parent), os.environ["PATH"]])})
+                        assert result.returncode == 0, f"{page.name}: `{line}` failed:\n{result.stderr[-2000:]}"
 
 
 def _api_modules():
@@ -171,6 +280,92 @@ def test_split_cells_refuses_code_outside_cells():
         hooks.split_cells("x = 1\n# %%\ny = 2\n")
     assert hooks.split_cells("# header comment\n# %% [markdown]\n# # T\n# %%\nx = 1\n\n") == \
         [("markdown", ["# T"]), ("code", ["x = 1"])]
+
+
+# ---- tinyseq.course: what the pages import ---------------------------------------------------
+def test_pick_follows_tinyseq_fast(monkeypatch):
+    from tinyseq.course import pick
+
+    for value, expected in (("1", "fast"), ("yes", "fast"), ("0", "full"), ("", "full")):
+        monkeypatch.setenv("TINYSEQ_FAST", value)
+        assert pick(full="full", fast="fast") == expected
+    monkeypatch.delenv("TINYSEQ_FAST")
+    assert pick(full="full", fast="fast") == "full"
+
+
+def test_table_as_text_and_as_html(monkeypatch, capsys):
+    from tinyseq.course import table
+
+    monkeypatch.delenv("TINYSEQ_DOCS", raising=False)
+    table(["model", "accuracy"], [["lstm", "88.0%"], ["simple rnn", "51.2%"]])
+    assert capsys.readouterr().out == ("model       accuracy\n"
+                                       "----------  --------\n"
+                                       "lstm           88.0%\n"
+                                       "simple rnn     51.2%\n")
+    monkeypatch.setenv("TINYSEQ_DOCS", "1")
+    table(["a<b"], [["x&y"]], align=["r"])
+    assert capsys.readouterr().out == (f'{hooks.HTML_START}<table><thead><tr><th style="text-align:right">a&lt;b</th>'
+                                       f'</tr></thead><tbody><tr><td style="text-align:right">x&amp;y</td></tr>'
+                                       f'</tbody></table>{hooks.HTML_END}\n')
+
+
+def test_table_refuses_ragged_rows_and_bad_alignment():
+    from tinyseq.course import table
+
+    with pytest.raises(ValueError, match=r"table: every row needs 2 cells \(one per header\); row 1 has 3"):
+        table(["a", "b"], [[1, 2], [1, 2, 3]])
+    with pytest.raises(ValueError, match=r"table: align must give 'l' or 'r' for each of the 2 columns, got \['c', 'l'\]"):
+        table(["a", "b"], [[1, 2]], align=["c", "l"])
+
+
+def test_show_saves_in_the_current_folder_outside_jupyter_and_the_site(tmp_path, monkeypatch, capsys):
+    import graphviz
+
+    from tinyseq.course import show
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TINYSEQ_DOCS", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "elsewhere" / "my_lesson.py")])
+    graph = graphviz.Digraph()
+    graph.edge("x", "y")
+    svg = show(graph, "edge")
+    saved = tmp_path / "tinyseq-figures" / "my_lesson-edge.svg"
+    assert capsys.readouterr().out == f"[figure saved to {Path('tinyseq-figures') / 'my_lesson-edge.svg'}]\n"
+    assert saved.read_text(encoding="utf-8") == svg and svg.startswith("<svg") and "<!--" not in svg
+
+    monkeypatch.setattr(sys, "argv", ["-"])  # code pasted into `python -`
+    show(graph)
+    assert re.fullmatch(r"\[figure saved to tinyseq-figures/figure-\d+\.svg\]\n", capsys.readouterr().out)
+
+
+def test_show_on_the_site_marks_the_svg_for_the_page(monkeypatch, capsys):
+    import graphviz
+
+    from tinyseq.course import show
+
+    monkeypatch.setenv("TINYSEQ_DOCS", "1")
+    graph = graphviz.Digraph()
+    graph.node("x")
+    svg = show(graph)
+    out = capsys.readouterr().out
+    assert out.startswith(f'{hooks.HTML_START}<div class="tinyseq-figure" style="--natural-width: ')
+    assert out.endswith(f"{svg}</div>{hooks.HTML_END}\n")
+    assert hooks.output_to_html(out).strip() == out.strip()[len(hooks.HTML_START):-len(hooks.HTML_END)]
+    with pytest.raises(TypeError, match="show: expected a matplotlib figure or a graphviz graph, got list"):
+        show([1, 2])
+
+
+def test_load_result_reads_shipped_results_and_names_the_known_ones():
+    from tinyseq.course import load_result, result_names
+
+    manifest = load_result("manifest")
+    for entry in [*manifest["imdb"], manifest["vanishing_gap"]]:
+        assert entry["file"].removesuffix(".json") in result_names()
+        assert entry["command"].startswith("tinyseq ")
+    assert load_result("imdb-train")["settings"]["maxlen"] == 500
+    with pytest.raises(ValueError, match=r"load_result: no result named 'imdb'; the results shipped with tinyseq "
+                                         r"are .*imdb-seeds, imdb-train, "):
+        load_result("imdb")
 
 
 # ---- the strict build --------------------------------------------------------------------

@@ -5,8 +5,12 @@ Small sizes throughout: the full-size figures come from the CLI runs, these pin 
 
 import json
 import math
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -258,3 +262,21 @@ def test_plots_are_saved_and_a_missing_matplotlib_is_explained(tmp_path, capsys,
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if matplotlib were not installed
     assert main(["vanishing", "norms", "--quick", "--plot", str(tmp_path / "again.png")]) == 2
     assert "pip install tinyseq[plots]" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_worker_processes_at_once(tmp_path):
+    # The whole process group gets SIGINT, as from a terminal's Ctrl-C; the workers leave it to
+    # the main process, which stops them and exits 130 instead of waiting for their runs.
+    command = [sys.executable, "-m", "tinyseq.apps.cli", "vanishing", "adding", "--quick", "--jobs", "2"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    time.sleep(8)  # past the workers' start (spawned processes import numpy and tinyseq)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("the run did not stop within 30 s of Ctrl-C")
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr

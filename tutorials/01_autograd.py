@@ -21,7 +21,7 @@ import numpy as np
 
 import tinyseq as ts
 from tinyseq import viz
-from tutorial_helpers import show, table, use_plain_matplotlib
+from tinyseq.course import show, table, use_plain_matplotlib
 
 plt = use_plain_matplotlib()
 
@@ -281,3 +281,33 @@ show(figure, "line-fit")
 #
 # Next, [recurrent networks](02-recurrent-networks.md): the same engine, applied step after step
 # along a sequence.
+#
+# ## Exercises
+#
+# **`broadcast_backward`**: write the backward of division when its inputs were broadcast,
+# reducing the gradient to each input's shape (the summing of section 3, done by you). Start it,
+# fill in the file, and check it:
+#
+# ```bash
+# tinyseq exercise start broadcast_backward
+# tinyseq exercise check broadcast_backward.py
+# ```
+#
+# It trains the one step every op's backward shares: a broadcast input collects its gradient
+# from every place it was used.
+#
+# ## Try this
+#
+# 1. **A step too far.** In section 6 change `learning_rate, steps = 0.2, 100` to
+#    `learning_rate, steps = 1.1, 100`. Predict before you run: do both parameters still reach
+#    the least-squares answer? Run it: `w` still ends near 2, while `b` ends in the tens of
+#    millions. The mean squared error curves twice as steeply along `b` as along `w` here
+#    (\(2\) against \(2\,\overline{x^2} \approx 0.7\)), and gradient descent diverges along a
+#    direction once the rate passes 2 divided by its curvature: 1.0 for `b`. Try `0.9` too.
+# 2. **Another activation.** In section 4 change `hidden = ts.sigmoid(hidden @ weight)` to
+#    `hidden = ts.tanh(hidden @ weight)`. Predict how the gradient norm of `W1` changes. The
+#    slope of `tanh` reaches 1 where the sigmoid's stops at 1/4: `W1`'s gradient grows about a
+#    hundredfold, to the same order as `W4`'s.
+# 3. **A different bug.** In section 5 change the wrong derivative `grad * 2 * a ** 2` to
+#    `grad * 4 * a ** 2`. Predict the ratio gradcheck prints before you run it (then compare
+#    with 4/3).

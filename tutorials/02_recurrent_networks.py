@@ -18,7 +18,7 @@ import numpy as np
 
 import tinyseq as ts
 from tinyseq import nn, viz
-from tutorial_helpers import show, table
+from tinyseq.course import show, table
 
 # %% [markdown]
 # ## 1. A block that feeds itself
@@ -154,7 +154,8 @@ print("largest difference from our loop:",
 # gradients too, so that we can see below how each of them influences the last state.
 
 # %%
-xs = [ts.tensor(rng.normal(size=(1, features)).astype(np.float32), requires_grad=True) for _ in range(3)]
+steps = 3
+xs = [ts.tensor(rng.normal(size=(1, features)).astype(np.float32), requires_grad=True) for _ in range(steps)]
 h = h0 = ts.tensor(np.zeros((1, units), np.float32))
 labels = {h0: "h(0)"}
 for t, x in enumerate(xs, 1):
@@ -162,7 +163,7 @@ for t, x in enumerate(xs, 1):
         h = rnn_step(x, h, W, U, b)
     labels.update({x: f"x({t})", h: f"h({t})"})
 show(viz.draw(h, labels=labels, params={"W": W, "U": U, "b": b}, rankdir="TB",
-              title="A simple RNN unrolled over 3 steps"))
+              title=f"A simple RNN unrolled over {steps} steps"))
 
 # %% [markdown]
 # This is why training a recurrent network is called **backpropagation through time**: backward
@@ -175,14 +176,15 @@ show(viz.draw(h, labels=labels, params={"W": W, "U": U, "b": b}, rankdir="TB",
 for parameter in (W, U, b):
     parameter.zero_grad()
 h.sum().backward()
-table(["input", "steps between it and h(3)", "norm of d h(3) / d input"],
-      [[f"x({t})", 3 - t, f"{np.linalg.norm(x.grad):.4f}"] for t, x in enumerate(xs, 1)])
+table(["input", f"steps between it and h({steps})", f"norm of d h({steps}) / d input"],
+      [[f"x({t})", steps - t, f"{np.linalg.norm(x.grad):.4f}"] for t, x in enumerate(xs, 1)])
 
 # %% [markdown]
 # The gradient of \(x_1\) passed through the recurrence twice, each time multiplied by \(U\)
-# and by a `tanh` derivative; the gradient of \(x_3\) through none. Over three steps the sizes
-# stay comparable. Over a hundred, the repeated multiplication decides what the network can
-# learn: that is [tutorial 3, vanishing gradients](03-vanishing-gradients.md).
+# and by a `tanh` derivative; the gradient of \(x_3\) through none, and already after two
+# steps it is a small fraction of \(x_3\)'s. Over a hundred steps, that repeated multiplication
+# decides what the network can learn: that is
+# [tutorial 3, vanishing gradients](03-vanishing-gradients.md).
 #
 # ## What you have seen
 #
@@ -194,3 +196,32 @@ table(["input", "steps between it and h(3)", "norm of d h(3) / d input"],
 #   `SimpleRNN` layer is that loop around a `SimpleRNNCell`.
 # * Backward through the unrolled graph is backpropagation through time; shared weights collect
 #   a gradient from every step.
+#
+# ## Exercises
+#
+# **`rnn_cell`**: write `rnn_step(x, h, kernel, recurrent_kernel, bias) -> h_new`, the step of
+# section 2 with Keras's names for the weights, from tinyseq's primitive ops:
+#
+# ```bash
+# tinyseq exercise start rnn_cell
+# tinyseq exercise check rnn_cell.py
+# ```
+#
+# It trains reading an equation into code with the right shapes: which weight multiplies the
+# input, which the state, and where the bias broadcasts.
+#
+# ## Try this
+#
+# 1. **Unroll further.** In section 4 change `steps = 3` to `steps = 12`. Predict how the
+#    gradient of `x(1)` compares with that of `x(12)`. Run it: the gradient shrinks as the
+#    distance grows, to about a thousandth of the last input's at 11 steps back (not evenly:
+#    each step multiplies by a different `tanh` slope).
+# 2. **Smaller and larger recurrent weights.** In section 2 change the `0.5` in
+#    `U = ts.tensor(rng.normal(0, 0.5, (units, units))...` to `0.1`, run, then to `1.5`. Predict
+#    for each whether `x(1)`'s gradient in section 4's table grows or shrinks. With `0.1` it
+#    shrinks (each step multiplies by a small \(U\)); with `1.5` it does not grow either: look
+#    at the printed last state in section 3, where the units sit near ±1, the flat ends of
+#    `tanh`, whose slope there is close to 0, so even `x(3)`'s gradient falls.
+# 3. **A wrong step.** In `rnn_step` change `ts.tanh` to `ts.sigmoid`. Predict what the check
+#    against `SimpleRNNCell` prints: the largest difference is no longer 0 but of the order of
+#    the values themselves. This is how the exercise's checker finds a wrong activation.

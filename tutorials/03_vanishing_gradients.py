@@ -17,8 +17,8 @@
 import numpy as np
 
 import tinyseq as ts
-from tinyseq import nn
-from tutorial_helpers import pick, show, table, use_plain_matplotlib
+from tinyseq import nn, viz
+from tinyseq.course import pick, show, table, use_plain_matplotlib
 
 plt = use_plain_matplotlib()
 STEPS = pick(full=100, fast=30)          # the length of the sequences
@@ -198,6 +198,15 @@ table(["distance k"] + list(results), [[c] + [f"{results[n][STEPS - 1 - c]:.2e}"
                                        for c in checkpoints])
 
 # %% [markdown]
+# The same numbers as an unrolled picture, one box per input step, coloured by the size of the
+# gradient that reaches it from the last step (one colour per power of ten). Read each row from
+# right to left, the way the gradient travels: the simple RNN's colours fade towards pale long
+# before the LSTM's do.
+
+# %%
+show(viz.draw_unrolled_norms(results), "unrolled-norms")
+
+# %% [markdown]
 # The simple RNN's sensitivity to an input falls steeply with the input's distance from the
 # end: gradient descent gets almost no signal telling it how inputs far in the past should have
 # been used. The LSTM's falls far more slowly, because its cell state gives the gradient the
@@ -218,3 +227,46 @@ table(["distance k"] + list(results), [[c] + [f"{results[n][STEPS - 1 - c]:.2e}"
 # * The `tanh` makes it vanish faster; large weights saturate the units, which does not help.
 # * At Keras's initialisation an LSTM keeps far more gradient over long distances than a simple
 #   RNN.
+#
+# ## Exercises
+#
+# **`bptt`**: given a simple RNN's forward pass over \(T\) steps in plain numpy, write its
+# backward pass by hand, step by step in reverse, and return the gradients of the kernel, the
+# recurrent kernel, the bias and the initial state; the checker compares them with tinyseq's
+# autograd.
+#
+# ```bash
+# tinyseq exercise start bptt
+# tinyseq exercise check bptt.py
+# ```
+#
+# It trains the product of Jacobians of section 1 as code: each step multiplies the gradient
+# by `(1 - h**2)` and by \(U^\top\), and the shared weights add up every step's share.
+#
+# **`gradient_clipping`**: write `clip_by_global_norm(grads, max_norm)`, the usual answer to
+# the exploding side of this tutorial.
+#
+# ```bash
+# tinyseq exercise start gradient_clipping
+# tinyseq exercise check gradient_clipping.py
+# ```
+#
+# It trains limiting the length of an update step while keeping its direction.
+#
+# ## Try this
+#
+# 1. **Predict an explosion.** In section 2 change `for s in (0.8, 0.95, 1.0, 1.05):` to
+#    `for s in (0.8, 0.95, 1.0, 1.05, 1.1):`. Before running, work out the gradient norm the
+#    table will show for `s = 1.1` at \(k = 100\) (\(1.1^{100}\), about \(1.4 \times 10^4\)),
+#    then check it.
+# 2. **Larger inputs.** In section 3 change the `0.5` in
+#    `W = ts.tensor(rng.normal(0, 0.5, (4, UNITS))...` to `2.0`. Predict what happens to the
+#    saturated share and to the gradient at \(k = 100\). Run it: about half the units saturate
+#    for every \(s\), the gradient vanishes even for \(s = 2\), and \(s = 4\) no longer explodes:
+#    saturated units pass almost no gradient, whatever the weights.
+# 3. **An LSTM without its forget bias.** In section 4 change `("LSTM", nn.LSTMCell)` to
+#    `("LSTM", lambda units: nn.LSTMCell(units, unit_forget_bias=False))`, so the forget gate
+#    starts at \(\sigma(0) = 0.5\) instead of \(\sigma(1) \approx 0.73\). Predict the LSTM's column
+#    of the table. Run it: its far gradient falls below the simple RNN's; the forget gate's
+#    starting value matters that much, as [tutorial 4](04-lstm.md) explains.
+

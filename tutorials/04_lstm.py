@@ -15,7 +15,7 @@
 # 1. read the LSTM's equations, one gate at a time,
 # 2. write the cell from primitive operations, line by line, and check it against tinyseq's
 #    `LSTMCell`,
-# 3. draw its graph, with every gate in its own box, and
+# 3. see the cell as a picture and as its graph of operations, every gate in its own box, and
 # 4. measure why the cell state is a good memory: its gradient is the product of the forget gates.
 
 # %%
@@ -23,7 +23,7 @@ import numpy as np
 
 import tinyseq as ts
 from tinyseq import nn, viz
-from tutorial_helpers import show, table, use_plain_matplotlib
+from tinyseq.course import show, table, use_plain_matplotlib
 
 plt = use_plain_matplotlib()
 
@@ -56,32 +56,39 @@ plt = use_plain_matplotlib()
 # "closed" and "open". A forget gate of 1 and an input gate of 0 keep \(c_t = c_{t-1}\)
 # exactly, however many steps pass.
 #
+# As a picture: the cell state runs along the top from \(c_{t-1}\) to \(c_t\). The forget
+# gate scales it (keep), the input gate times the candidate adds to it (write), and the output
+# gate reads a `tanh` of it out as \(h_t\). All four gates are computed from one projection
+# \(z\) of \(x_t\) and \(h_{t-1}\), split into four blocks. Each part has the colour its box
+# will have in the operation-level graph of section 3.
+
+# %%
+show(viz.draw_cell_concept("lstm"), "lstm-concept")
+
+# %% [markdown]
 # ## 2. The cell from primitives, line by line
 #
 # tinyseq stores the weights as Keras does: the four \(W_\ast\) side by side in one `kernel`
 # of shape (features, 4 · units), the four \(U_\ast\) in one `recurrent_kernel` of shape
 # (units, 4 · units), the four biases in one `bias`, always in the order \(i, f, c, o\). One
-# matrix product per input then computes all four gates' pre-activations at once, and slicing
-# the columns separates them. Here is the whole step, each equation in its own `name_scope`:
+# matrix product per input then computes all four gates' pre-activations at once, and
+# `ts.split` cuts the columns into the four blocks \(z_i, z_f, z_c, z_o\) (named, so that the
+# drawing can label them). Here is the whole step, each equation in its own `name_scope`:
 
 # %%
 def lstm_step(x_t, h_previous, c_previous, kernel, recurrent_kernel, bias):
     """One LSTM step from primitive operations (Keras's weight layout, gates i, f, c, o)."""
-    units = h_previous.shape[-1]
-
-    def gate(z, k):  # the k-th block of `units` columns
-        return z[:, k * units:(k + 1) * units]
-
     with ts.name_scope("projection"):
         z = x_t @ kernel + h_previous @ recurrent_kernel + bias   # all four gates at once
+        z_i, z_f, z_c, z_o = ts.split(z, 4, names=("z_i", "z_f", "z_c", "z_o"))
     with ts.name_scope("input_gate"):
-        i = ts.sigmoid(gate(z, 0))
+        i = ts.sigmoid(z_i)
     with ts.name_scope("forget_gate"):
-        f = ts.sigmoid(gate(z, 1))
+        f = ts.sigmoid(z_f)
     with ts.name_scope("candidate"):
-        g = ts.tanh(gate(z, 2))
+        g = ts.tanh(z_c)
     with ts.name_scope("output_gate"):
-        o = ts.sigmoid(gate(z, 3))
+        o = ts.sigmoid(z_o)
     with ts.name_scope("cell_state"):
         c = f * c_previous + i * g
     with ts.name_scope("hidden_state"):
@@ -128,7 +135,8 @@ print(f"LSTMCell({units}) on {features} features: {parameters} parameters; the f
 #
 # Drawn, the step shows its structure: the projection computes all four gates' inputs, the
 # three sigmoid gates and the `tanh` candidate each sit in their own box, and the two states
-# come out at the end. Parameters are the cylinders.
+# come out at the end. Parameters are the cylinders. The boxes have the colours of the picture
+# in section 1, so each part of the picture can be found among the operations.
 
 # %%
 labels = {x_t: "x(t)", h_previous: "h(t−1)", c_previous: "c(t−1)", h_t: "h(t)", c_t: "c(t)"}
@@ -238,3 +246,33 @@ show(figure, "forget-gate-gradient")
 #   in the order \(i, f, c, o\); `lstm_step` above computes exactly what `nn.LSTMCell` does.
 # * Along the cell state, \(\partial c_t / \partial c_{t-1} = f_t\): the gradient over many steps
 #   is the product of the forget gates, which the network learns.
+#
+# ## Exercises
+#
+# **`lstm_cell`**: write `lstm_step(x, h, c, kernel, recurrent_kernel, bias) -> (h_new, c_new)`
+# in Keras's layout, gate order \(i, f, c, o\), from tinyseq's primitive ops:
+#
+# ```bash
+# tinyseq exercise start lstm_cell
+# tinyseq exercise check lstm_cell.py
+# ```
+#
+# It trains the equations of section 1 as code, with the four gates' columns in the right
+# blocks; the checker names the gate whose columns are wrong.
+#
+# ## Try this
+#
+# 1. **Gates wide open.** In section 4 change `for forget_bias in (-1.0, 0.0, 1.0, 3.0, 5.0):`
+#    to `for forget_bias in (-1.0, 0.0, 1.0, 3.0, 5.0, 10.0):`. Predict the new row before you
+#    run: \(\sigma(10)^{50} \approx 0.998\). The measured gradient is that product again.
+# 2. **Both paths.** In `forget_gate_experiment` change `h, c = lstm_step(x, h.detach(), c,
+#    kernel, recurrent, bias)` to pass `h` instead of `h.detach()`, so that backward also takes
+#    the path through \(h_t\) and the gates. Predict whether the measured gradient still equals
+#    the product of the forget gates. Run it: it no longer does; it is larger in size in every
+#    row, and for the widest-open gates even changes sign. The product of the forget gates is
+#    the cell-state path only, the one an LSTM can keep open.
+# 3. **A swapped gate.** In `lstm_step` change `i = ts.sigmoid(z_i)` to
+#    `i = ts.sigmoid(z_f)`, the input gate reading the forget gate's columns. Predict
+#    what the comparison with `nn.LSTMCell` in section 2 prints: differences in both \(h\)
+#    and \(c\), of the order of a tenth, where there were none.
+

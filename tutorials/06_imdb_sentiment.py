@@ -13,9 +13,9 @@
 # 6. **predict** the sentiment of your own text,
 # 7. **save** the model and **load** it back.
 #
-# Training the full model takes far longer than building this page may, so the page trains it
-# briefly on a small slice, to see every call work, and then shows the results of full runs
-# that the command line tool recorded.
+# Training the full model takes far longer than building this page may, so the page trains a
+# **demo model** briefly on a small slice, to see every call work, and then shows the results of
+# full runs that the command line tool recorded.
 #
 # !!! note "The data"
 #     tinyseq builds the dataset from the original Large Movie Review Dataset (Maas et al., 2011):
@@ -24,8 +24,6 @@
 #     downloads it, 80 MB) and caches the result.
 
 # %%
-import json
-import math
 import tempfile
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from tinyseq.datasets import imdb
 from tinyseq.layers import LSTM, Dense, Embedding
 from tinyseq.models import Sequential, load_model
 from tinyseq.preprocessing.sequence import pad_sequences
-from tutorial_helpers import REPO, pick, show, table, use_plain_matplotlib
+from tinyseq.course import load_result, pick, show, table, use_plain_matplotlib
 
 plt = use_plain_matplotlib()
 ts.random.seed(7)
@@ -93,7 +91,8 @@ print("correct (offset 3):", decode(x_train[0][:20]))
 # 3. Every word then comes out as the word *two ranks further down* the frequency list:
 
 # %%
-print("wrong (offset 1):  ", decode(x_train[0][:20], offset=1))
+wrong_offset = 1
+print(f"wrong (offset {wrong_offset}):  ", decode(x_train[0][:20], offset=wrong_offset))
 
 # %% [markdown]
 # The result still *looks* like English words, which is what makes the mistake easy to miss,
@@ -151,35 +150,37 @@ table(["layer", "by the formula", "as built"],
 # ## 5. Fit and evaluate
 #
 # The walkthrough trains on every training review, padded to 500 ids, for two epochs; the
-# timings of real runs are below. Here we train on a slice instead, so that this page builds
-# quickly: the first few thousand reviews of the training set, cut to their last 200 ids. Every
-# call is the real one.
+# results of real runs are below. Here we train a **demo model** instead, so that this page
+# builds quickly: the same layers on the first few thousand reviews of the training set, cut to
+# their last 200 ids. Every call is the real one; only the amount of data and training is small.
 
 # %%
-SLICE, SHORT = pick(full=4000, fast=256), pick(full=200, fast=80)
-quick = Sequential([Embedding(NUM_WORDS, 32, input_length=SHORT), LSTM(100), Dense(1, activation="sigmoid")])
-quick.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+SLICE, SHORT, EPOCHS = pick(full=4000, fast=256), pick(full=200, fast=80), pick(full=2, fast=1)
+demo = Sequential([Embedding(NUM_WORDS, 32, input_length=SHORT), LSTM(100), Dense(1, activation="sigmoid")])
+demo.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
 x_slice = pad_sequences(x_train[:SLICE], maxlen=SHORT)
-history = quick.fit(x_slice, y_train[:SLICE], batch_size=64, epochs=pick(full=2, fast=1), verbose=2)
+history = demo.fit(x_slice, y_train[:SLICE], batch_size=64, epochs=EPOCHS, verbose=2)
 
 # %%
 x_check = pad_sequences(x_test[:pick(full=2000, fast=256)], maxlen=SHORT)
-loss, accuracy = quick.evaluate(x_check, y_test[:len(x_check)], verbose=0)
+loss, accuracy = demo.evaluate(x_check, y_test[:len(x_check)], verbose=0)
+full_run = load_result("imdb-train")          # the walkthrough's full run, recorded (see below)
 print(f"on {len(x_check)} test reviews: loss {loss:.4f}, accuracy {accuracy:.1%}")
+print(f"This is a demo model ({SLICE:,} reviews of {SHORT} ids, {EPOCHS} epoch{'s' * (EPOCHS > 1)}): "
+      f"expect {'near-chance answers' if accuracy < 0.6 else f'about {1 - accuracy:.0%} wrong answers'}. "
+      f"The full run ({full_run['settings']['train_samples']:,} reviews of {full_run['settings']['maxlen']} ids, "
+      f"{full_run['settings']['epochs']} epochs) gives {full_run['test_accuracy']:.1%}.")
 
 # %% [markdown]
-# That is the model trained on a slice. Full-size training is the job of the command line
-# tool, `tinyseq imdb train`: it runs the whole walkthrough (load, pad, build, fit with the
-# test set as validation data, evaluate, save, predict) and, given
-# `--results`, writes its measurements to a JSON file. These commands wrote the files in this
-# repository's `docs/results/` folder, which this page reads:
+# Full-size training is the job of the command line tool, `tinyseq imdb train`: it runs the
+# whole walkthrough (load, pad, build, fit with the test set as validation data, evaluate, save,
+# predict) and, given `--results`, writes its measurements to a JSON file. tinyseq ships the
+# files these commands wrote; `load_result` reads them:
 
 # %%
-RESULTS = REPO / "docs" / "results"
-manifest = json.loads((RESULTS / "manifest.json").read_text())
 runs = []
-for entry in manifest["imdb"]:
-    result = json.loads((RESULTS / entry["file"]).read_text())
+for entry in load_result("manifest")["imdb"]:
+    result = load_result(entry["file"].removesuffix(".json"))
     runs.append((entry, result))
     print("$", entry["command"])
 
@@ -198,83 +199,27 @@ table(["training data", "speed-ups", "learning rate", "epochs", "test accuracy",
        "machine"], rows)
 
 # %% [markdown]
-# The third run added the two speed-ups of `--mask-zero --bucket`. With the padding masked, the
-# LSTM carries its state over padding, so each review is run only from its first word on
+# The learning rate of these runs falls to 0 over the last epoch instead of staying at Keras's
+# constant 0.001: why, and how much one run can differ from the next, is the subject of its own
+# page, [One run is one draw](../explanation/seeds-and-schedules.md). The third run added the
+# two speed-ups of `--mask-zero --bucket`. With the padding masked, the LSTM carries its state
+# over padding, so each review is run only from its first word on
 # ([tutorial 8](08-fused-kernel.md) shows how); length buckets put reviews of similar length in
 # the same batch, so fewer steps run at all. Both leave the model and its mathematics as they
 # are, but the buckets change which reviews share a batch, and with that the path training
-# takes; how much a different path changes the result is the subject of the next part.
+# takes, so its accuracy differs a little, as another seed's would.
 #
-# The walkthrough's own run, epoch by epoch:
+# The walkthrough's own run (the second row), epoch by epoch:
 
 # %%
-entry, result = next((entry, result) for entry, result in runs
-                     if result["settings"]["maxlen"] == 500 and not result["settings"].get("mask_zero"))
 figure, axes = plt.subplots()
-epochs = np.arange(1, len(result["history"]["accuracy"]) + 1)
-axes.plot(epochs, result["history"]["accuracy"], marker="o", label="training accuracy")
-axes.plot(epochs, result["history"]["val_accuracy"], marker="o", label="test accuracy")
+epochs = np.arange(1, len(full_run["history"]["accuracy"]) + 1)
+axes.plot(epochs, full_run["history"]["accuracy"], marker="o", label="training accuracy")
+axes.plot(epochs, full_run["history"]["val_accuracy"], marker="o", label="test accuracy")
 axes.set(xlabel="epoch", ylabel="accuracy", xticks=epochs, ylim=(0.4, 1.0),
-         title=f"IMDB, {result['settings']['train_samples']:,} reviews of {result['settings']['maxlen']} ids")
+         title=f"IMDB, {full_run['settings']['train_samples']:,} reviews of {full_run['settings']['maxlen']} ids")
 axes.legend()
 show(figure, "imdb-history")
-
-# %% [markdown]
-# ### One run is one draw: why tinyseq lets the learning rate fall
-#
-# Train the model again with another seed and the test accuracy changes. With the walkthrough's
-# recipe, Adam at a constant learning rate of 0.001, it changes by points: at the end of the
-# second epoch the weights still jump from batch to batch, so the test accuracy is wherever the
-# last batches happened to leave them. The repository's accuracy benchmark
-# (`benchmarks/imdb_accuracy.py`) trained the model with 11 seeds, in tinyseq (masked, with length
-# buckets) and in Keras, with the walkthrough's constant learning rate and with one that falls
-# to 0 over the last epoch:
-
-# %%
-seeds = json.loads((RESULTS / "imdb-seeds.json").read_text())
-print("$", seeds["command"])
-accuracies = {}
-for run in seeds["runs"]:
-    accuracies.setdefault((run["config"], run["schedule"]), []).append(run["accuracy"])
-systems = {"buckets": "tinyseq, masked, buckets", "keras": "Keras 3 + TensorFlow"}
-schedules = {"constant": "constant 0.001", "decay": "falls in the last epoch"}
-table(["trained by", "learning rate", "mean", "lowest", "highest", "runs ≥ 87 %"],
-      [[systems[system], schedules[schedule], f"{np.mean(values):.1%}", f"{min(values):.1%}", f"{max(values):.1%}",
-        f"{sum(value >= 0.87 for value in values)} of {len(values)}"]
-       for (system, schedule), values in accuracies.items()])
-
-# %%
-figure, axes = plt.subplots(figsize=(7, 2.6))
-labels = []
-for row, ((system, schedule), values) in enumerate(accuracies.items()):
-    axes.plot(np.array(values) * 100, np.full(len(values), row), "o", alpha=0.6)
-    labels.append(f"{systems[system]}\n{schedules[schedule]}")
-axes.axvline(86.39, color="grey", linestyle=":")
-axes.set(yticks=range(len(labels)), yticklabels=labels, xlabel="test accuracy after 2 epochs (%)",
-         ylim=(len(labels) - 0.5, -0.5), title="one dot per seed; dotted: the walkthrough's 86.39 %")
-show(figure, "imdb-seeds")
-
-# %% [markdown]
-# The falling learning rate lets the weights settle before training stops: the runs gather
-# at the top of the range, in Keras as in tinyseq. So `tinyseq imdb train` makes this one change
-# to the walkthrough's recipe (`--constant-learning-rate` runs the recipe as written). In code,
-# a *schedule* goes where the learning rate goes, as in Keras; an epoch of 25,000 reviews in
-# batches of 128 is 196 steps:
-
-# %%
-from tinyseq.optimizers import Adam
-from tinyseq.schedules import LinearDecay
-
-steps_per_epoch = math.ceil(25000 / 128)  # the last batch is a short one
-schedule = LinearDecay(1e-3, decay_steps=steps_per_epoch, hold_steps=steps_per_epoch)
-model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=schedule), metrics=["accuracy"])
-print(model.optimizer)
-
-figure, axes = plt.subplots(figsize=(6, 2.4))
-steps = np.arange(2 * steps_per_epoch + 1)
-axes.plot(steps, [schedule(step) for step in steps])
-axes.set(xlabel="optimizer step", ylabel="learning rate", title="hold for the first epoch, fall over the last")
-show(figure, "imdb-learning-rate")
 
 # %% [markdown]
 # ## 6. Predict your own text
@@ -289,20 +234,23 @@ for text in sentences:
     print(f"{text!r} -> {imdb.encode_text(text, num_words=NUM_WORDS)}")
 
 # %% [markdown]
-# Pad, and ask the model trained on this page for the probability that each text is positive:
+# Pad, and ask the demo model trained on this page for the probability that each text is
+# positive. Remember what it is: a model that saw a few thousand short reviews (a few hundred in
+# a quick run), so its answers show how `predict` is called, not what the model can learn.
 
 # %%
 encoded = pad_sequences([imdb.encode_text(text, num_words=NUM_WORDS) for text in sentences], maxlen=SHORT)
-for text, probability in zip(sentences, quick.predict(encoded, verbose=0)[:, 0]):
-    print(f"{probability:.3f}  {text!r}")
+print(f"the demo model ({accuracy:.0%} on test reviews; the full run: {full_run['test_accuracy']:.0%}):")
+for text, probability in zip(sentences, demo.predict(encoded, verbose=0)[:, 0]):
+    print(f"  {probability:.3f}  {text!r}")
 
 # %% [markdown]
-# The model of the longest recorded run, asked the same two sentences (the command line tool
+# The model of the walkthrough's full run, asked the same two sentences (the command line tool
 # does this at the end of training, and `tinyseq imdb predict MODEL "your text"` asks it anything):
 
 # %%
 table(["text", "probability of positive", "verdict"],
-      [[text, f"{p:.3f}", "positive" if p > 0.5 else "negative"] for text, p in result["sentences"].items()])
+      [[text, f"{p:.3f}", "positive" if p > 0.5 else "negative"] for text, p in full_run["sentences"].items()])
 
 # %% [markdown]
 # ## 7. Save and load
@@ -313,11 +261,11 @@ table(["text", "probability of positive", "verdict"],
 
 # %%
 with tempfile.TemporaryDirectory() as folder:
-    path = Path(folder) / "imdb-quick.h5"
-    quick.save(path)
+    path = Path(folder) / "imdb-demo.h5"
+    demo.save(path)
     print(f"saved {path.name}: {path.stat().st_size / 1024:.0f} KiB")
     again = load_model(path)
-    same = np.array_equal(again.predict(encoded, verbose=0), quick.predict(encoded, verbose=0))
+    same = np.array_equal(again.predict(encoded, verbose=0), demo.predict(encoded, verbose=0))
     print("the loaded model predicts exactly the same:", same)
 
 # %% [markdown]
@@ -333,7 +281,39 @@ with tempfile.TemporaryDirectory() as folder:
 # * `pad_sequences` makes the lists one length, padding and truncating at the front.
 # * The model is Embedding(5000, 32) → LSTM(100) → Dense(1, sigmoid); its parameter count
 #   follows from the layer sizes.
-# * One training run is one draw: at a constant learning rate, runs that differ only in their
-#   seed end points apart. A learning rate that falls over the last epoch lets them settle.
+# * A demo model trained for seconds shows the calls, not the accuracy: the full run's numbers
+#   come from `tinyseq imdb train`, recorded and shipped with tinyseq.
 # * New text is encoded with the same tokenizer and offsets, padded, and passed to `predict`.
 # * `save` and `load_model` round-trip a model exactly.
+#
+# ## Exercises
+#
+# **`padding_mask`** (the exercise of [tutorial 7](07-samples-timesteps-features.md), and the
+# reason `--mask-zero` above changes nothing but the time): write a recurrent step that keeps
+# its state where a row is padding, and run it over a padded batch.
+#
+# ```bash
+# tinyseq exercise start padding_mask
+# tinyseq exercise check padding_mask.py
+# ```
+#
+# It trains what masking means: a padded review must give the same final state, and the same
+# gradients, as the review alone.
+#
+# ## Try this
+#
+# 1. **Another wrong offset.** In section 2 change `wrong_offset = 1` to `wrong_offset = 2`.
+#    Predict the first decoded word after `<start>`: the correct one is "this", rank 10; with
+#    an offset one too small every word is the word one rank further down, so "that" (rank
+#    11). Run it and read the rest of the sentence: still words, still nonsense.
+# 2. **Padding at the end.** In section 3 change
+#    `padded = pad_sequences([x_train[short]], maxlen=MAXLEN)[0]` to
+#    `padded = pad_sequences([x_train[short]], maxlen=MAXLEN, padding="post")[0]`. Predict the
+#    first and last 8 ids before you run. The review now starts the array and the zeros fill
+#    its end, so an LSTM without a mask would read hundreds of padding steps after the last
+#    word before its output is taken: the reason Keras pads in front.
+# 3. **A smaller LSTM.** In section 4 change `model.add(LSTM(100))` to `model.add(LSTM(50))`.
+#    Work out the parameter count it will print with the formula first:
+#    \(4 \times (32 \times 50 + 50 \times 50 + 50) = 16{,}600\), and the Dense layer's 51. (The
+#    table's "by the formula" column still uses 100 units: change it too, and both agree.)
+

@@ -28,7 +28,7 @@ import tinyseq as ts
 from tinyseq.layers import LSTM, Dense, Dropout, Embedding
 from tinyseq.models import Sequential
 from tinyseq.preprocessing.sequence import pad_sequences
-from tutorial_helpers import pick, show, table, use_plain_matplotlib
+from tinyseq.course import pick, show, table, use_plain_matplotlib
 
 plt = use_plain_matplotlib()
 ts.random.seed(0)                        # weights and shuffling repeat exactly
@@ -147,7 +147,7 @@ history = forecaster.fit(scale(x_train), (y_train - mean) / std, epochs=pick(ful
 # %%
 forecast = forecaster.predict(scale(x_test), verbose=0)[:, 0] * std + mean
 baselines = {
-    "LSTM(32) on 28 days × 2 features": forecast,
+    f"LSTM(32) on {TIMESTEPS} days × 2 features": forecast,
     "same as today": x_test[:, -1, 0],
     "same as a week before": x_test[:, -7, 0],
 }
@@ -283,3 +283,32 @@ for kind, label in (("people", 0), ("crawlers", 1)):
 # * Split time series by time, and scale with statistics of the training part only.
 # * An `Embedding` turns (samples, timesteps) integer ids into (samples, timesteps, features)
 #   vectors; a sigmoid `Dense(1)` makes the model a binary classifier.
+#
+# ## Exercises
+#
+# **`padding_mask`**: write a recurrent step that keeps its state where a row is padding, and
+# run it over a batch padded like the sessions above:
+#
+# ```bash
+# tinyseq exercise start padding_mask
+# tinyseq exercise check padding_mask.py
+# ```
+#
+# It trains what padding must not do: change the result. A padded session has to end in the
+# same state, with the same gradients, as the session alone.
+#
+# ## Try this
+#
+# 1. **A shorter window.** In section 2 change `TIMESTEPS = 28` to `TIMESTEPS = 7`. Predict the
+#    shape of `x` first: one window per start day that leaves a target, so (723, 7, 2). Then
+#    compare the forecasts' table: with one week of history the LSTM's error grows (from about
+#    87 to about 96 views) and it no longer beats "same as a week before" clearly.
+# 2. **A noisier site.** In section 1 change `rng.lognormal(0, 0.08, days)` to
+#    `rng.lognormal(0, 0.3, days)`. Predict which forecast suffers most. Every error grows
+#    (the noise cannot be forecast), but the LSTM stays the best of the three: it averages
+#    over many days where the baselines copy a single noisy day.
+# 3. **Shorter sessions.** In section 4 change `PAGES, MAXLEN = 1024, 30` to
+#    `PAGES, MAXLEN = 1024, 10`. Predict the shape of `ids` and whether telling crawlers from
+#    people gets easier or harder. With at most 10 pages seen per visitor there is less
+#    evidence, and the test accuracy falls (from about 93 % to about 86 %).
+

@@ -28,7 +28,7 @@ import tinyseq as ts
 from tinyseq import viz
 from tinyseq.layers import GRU, LSTM, SimpleRNN
 from tinyseq.nn import fused
-from tutorial_helpers import pick, show, table, use_plain_matplotlib
+from tinyseq.course import pick, show, table, use_plain_matplotlib
 
 plt = use_plain_matplotlib()
 
@@ -272,3 +272,34 @@ table(["the padded batch", "forward + backward"],
 # * Measured, the fused kernel is several times faster, most of all when each step is small.
 # * With a mask, a sequence padded at the front waits in its initial state, so the kernel runs
 #   each row only from its first real step: exactly the same numbers, for a fraction of the work.
+#
+# ## Exercises
+#
+# **`bptt`** (from [tutorial 3](03-vanishing-gradients.md)): the kernel's backward loop is
+# backpropagation through time written by hand; write one yourself, for a simple RNN in plain
+# numpy, and let the checker compare it with autograd:
+#
+# ```bash
+# tinyseq exercise start bptt
+# tinyseq exercise check bptt.py
+# ```
+#
+# It trains the part of a fused kernel that autograd no longer checks for you: the backward
+# walk through the steps, with the weight gradients summed over them.
+#
+# ## Try this
+#
+# 1. **A longer sequence.** In section 1 change
+#    `batch, timesteps, features, units = 8, 50, 16, 32` to
+#    `batch, timesteps, features, units = 8, 100, 16, 32`. Predict both operation counts before
+#    you run: the cells version's doubles (18 per step, 1,800), the fused version's stays at 2.
+# 2. **Shorter reviews.** In section 5 change `np.log(timesteps / 3)` to
+#    `np.log(timesteps / 10)`. Predict the "work done" share: the kernel runs each row from its
+#    first word only, so the share follows the reviews' share of the padded batch (about 13 %
+#    of it at full size), and the masked pass gets faster still.
+# 3. **Padding at the end.** In section 5 change `maxlen=timesteps)` in the `pad_sequences` line
+#    to `maxlen=timesteps, padding="post")`. Predict the work done and the comparison with each
+#    review alone. The outputs still match (a masked row keeps its state over the padding), but
+#    every row now starts at step 0, so the work done is 100 % and the masked pass is no faster
+#    than the unmasked one: the skipping needs the padding in front, Keras's default.
+

@@ -8,16 +8,18 @@
    gets the whole script in that place: text cells become the page's prose and code cells become
    markdown-exec blocks, run at build time in one session per page. So the page *is* the script:
    they cannot drift apart, and every number on the page is computed while the site builds.
+   Each script is published under downloads/ as it is and as a Jupyter notebook made from it by
+   jupytext (`notebook_of`), and the page links to both.
 
 2. Output of executed Python blocks. markdown-exec captures only what the block itself prints;
    here everything written to stdout while a block runs is captured, in order (also what
    library code prints). In blocks with `html="on"` the text is shown as preformatted text and
-   the parts `tutorial_helpers.show()` / `table()` mark as HTML (SVG figures, tables) are
+   the parts `tinyseq.course.show()` / `table()` mark as HTML (SVG figures, tables) are
    inserted as they are.
 
 3. Environment for the executed code: TINYSEQ_DOCS=1 (so `show()` draws into the page),
-   matplotlib without a window, `tutorials/` importable, and the IMDB archive found the way
-   quickstart.sh finds it.
+   matplotlib without a window, and the IMDB archive found the way quickstart.sh finds it. The
+   code imports only the installed tinyseq, as a reader's copy of it would.
 """
 
 from __future__ import annotations
@@ -40,14 +42,16 @@ from pathlib import Path
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+# The markers tinyseq.course writes around HTML in printed output (tinyseq imports numpy: after
+# the thread settings above).
+from tinyseq.course import HTML_END, HTML_START  # noqa: E402
+
 log = logging.getLogger("mkdocs.hooks.tinyseq")
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
 DIRECTIVE = re.compile(r"^<!--\s*tutorial:\s*(?P<name>[\w.-]+\.py)\s*-->\s*$", re.M)
 CELL = re.compile(r"^# %%(?P<rest>.*)$")
 DOWNLOADS_URL = "../downloads/"  # relative to a page docs/tutorials/<name>.md
-HTML_START = "\x02tinyseq-html\x02"
-HTML_END = "\x03tinyseq-html\x03"
 
 
 # ---- 3. environment ------------------------------------------------------------------------
@@ -56,9 +60,6 @@ def on_startup(command, dirty):
     os.environ.setdefault("MPLBACKEND", "Agg")
     # Shell blocks (`$ tinyseq ...`) run the `tinyseq` installed beside this Python (a venv's).
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    for path in (str(TUTORIALS), str(ROOT)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
     archive = ROOT.parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"
     if "TINYSEQ_DATA" not in os.environ and archive.is_file():
         os.environ["TINYSEQ_DATA"] = str(archive)
@@ -153,13 +154,16 @@ def script_to_markdown(path):
             code = "\n".join(lines)
             out.append(f'````python exec="on" source="block" html="on" session="{session}"\n{code}\n````')
     text = "\n\n".join(out) + "\n"
+    notebook = path.with_suffix(".ipynb").name
     note = (f'!!! tip "Run this tutorial yourself"\n'
-            f"    This page is the script `tutorials/{path.name}` "
-            f"([download]({DOWNLOADS_URL}{path.name}), with its [helpers]({DOWNLOADS_URL}tutorial_helpers.py)), "
-            f"run while the site was built: every output and figure below was produced by the code "
-            f"above it. Run it with `python tutorials/{path.name}` (figures are saved to "
-            f"`tutorials/output/`), or quickly, with smaller models, as "
-            f"`TINYSEQ_FAST=1 python tutorials/{path.name}`.\n")
+            f"    [:material-download: Notebook]({DOWNLOADS_URL}{notebook}){{ .md-button download }}\n"
+            f"    [:material-download: Python script]({DOWNLOADS_URL}{path.name}){{ .md-button download }}\n\n"
+            f"    This page is the script `{path.name}`, run while the site was built: every output "
+            f"and figure below was produced by the code above it. With tinyseq and matplotlib "
+            f"installed (the `plots` extra), open the notebook in Jupyter (figures appear inline), "
+            f"run `python {path.name}` in any folder (figures are saved to `./tinyseq-figures/`), "
+            f"or paste the blocks one after another into Python. "
+            f"`TINYSEQ_FAST=1` trains smaller models, in seconds.\n")
     # The note goes right below the page title.
     title = re.search(r"^# .*$", text, re.M)
     if title is None:
@@ -168,12 +172,25 @@ def script_to_markdown(path):
 
 
 def on_files(files, config):
-    """Publish the tutorial scripts under downloads/, so each page links to its script."""
+    """Publish each tutorial under downloads/ as its script and as a notebook."""
     from mkdocs.structure.files import File
 
     for script in sorted(TUTORIALS.glob("*.py")):
         files.append(File.generated(config, f"downloads/{script.name}", abs_src_path=str(script)))
+        files.append(File.generated(config, f"downloads/{script.stem}.ipynb", content=notebook_of(script)))
     return files
+
+
+def notebook_of(script):
+    """The Jupyter notebook (JSON text) of a percent-format script: the same cells, no outputs."""
+    import jupytext
+
+    notebook = jupytext.reads(script.read_text(encoding="utf-8"), fmt="py:percent")
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata.pop("jupytext", None)  # a plain notebook, not paired with a script
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{number}"  # the same notebook on every build (jupytext draws random ids)
+    return jupytext.writes(notebook, fmt="ipynb")
 
 
 def split_cells(source, name="script"):

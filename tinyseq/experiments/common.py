@@ -17,7 +17,7 @@ import json
 import math
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
 
 import numpy as np
 
@@ -225,11 +225,23 @@ def run_tasks(function, tasks, jobs=None, cost=None):
     if jobs < 1:
         raise ValueError(f"jobs must be a positive number of worker processes or None, got {jobs}")
     order = sorted(range(len(tasks)), key=lambda i: -cost(tasks[i])) if cost else range(len(tasks))
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
-    with pool, _environment(BLAS_THREADS):
-        # Spawned workers start at the first submits and read BLAS_THREADS when they import numpy.
-        futures = {i: pool.submit(function, **tasks[i]) for i in order}
-    return [futures[i].result() for i in range(len(tasks))]
+    with _environment(BLAS_THREADS):  # spawned workers read it when they import numpy
+        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_ignore_interrupts)
+    try:
+        pending = {i: pool.apply_async(function, kwds=tasks[i]) for i in order}
+        results = [pending[i].get() for i in range(len(tasks))]
+        pool.close()
+        return results
+    except BaseException:
+        pool.terminate()  # Ctrl-C or a failed task: stop the other workers now, not after their runs
+        raise
+    finally:
+        pool.join()
+
+
+def _ignore_interrupts():
+    """Workers leave Ctrl-C to the main process, which stops them all (`run_tasks`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def describe_jobs(jobs):
