@@ -280,3 +280,13 @@ def test_ctrl_c_stops_the_worker_processes_at_once(tmp_path):
         raise AssertionError("the run did not stop within 30 s of Ctrl-C")
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
+
+
+def test_models_flag_chooses_the_cells_and_refuses_repeats_and_unknown_names(capsys):
+    assert main(["vanishing", "norms", "--quick", "--models", "gru"]) == 0
+    table = capsys.readouterr().out
+    assert "GRU" in table and "LSTM, default" not in table
+    assert main(["vanishing", "norms", "--quick", "--models", "rnn", "rnn"]) == 2
+    assert capsys.readouterr().err.strip() == "tinyseq vanishing norms: --models names a model more than once: rnn rnn"
+    assert main(["vanishing", "adding", "--models", "lstm_chrono"]) == 2
+    assert "invalid choice: 'lstm_chrono' (choose from 'rnn', 'lstm', 'gru')" in capsys.readouterr().err
