@@ -160,11 +160,13 @@ def test_every_exercise_has_at_least_two_mistakes_tested():
     assert all(tested.count(name) >= 2 for name in NAMES)
 
 
-ENGINE_WITHOUT_BACKWARD = exercises.get("engine_backward").solution_source().split("def topological_order")[0]
+ENGINE_SOLUTION = exercises.get("engine_backward").solution_source()
+ENGINE_VALUE_CLASS = ENGINE_SOLUTION.split("def topological_order")[0]
+ENGINE_BACKWARD = "def backward" + ENGINE_SOLUTION.split("def backward")[1]
 
 
 def test_a_recursive_topological_sort_fails_on_the_deep_chain_with_a_recursion_message(tmp_path):
-    source = ENGINE_WITHOUT_BACKWARD + textwrap.dedent("""
+    source = ENGINE_VALUE_CLASS + textwrap.dedent("""
         def topological_order(output):
             order, seen = [], set()
 
@@ -178,19 +180,14 @@ def test_a_recursive_topological_sort_fails_on_the_deep_chain_with_a_recursion_m
             return order
 
 
-        def backward(output):
-            output.grad = 1.0
-            for node in reversed(topological_order(output)):
-                for parent, local in zip(node.parents, node.local_grads):
-                    parent.grad += local * node.grad
-        """)
+        """) + ENGINE_BACKWARD
     passed, message = check(tmp_path, "engine_backward", source)
     assert not passed
     assert "backward raised RecursionError" in message and "explicit stack" in message
 
 
 def test_a_breadth_first_walk_fails_on_the_uneven_diamond(tmp_path):
-    source = ENGINE_WITHOUT_BACKWARD + textwrap.dedent("""
+    source = ENGINE_VALUE_CLASS + textwrap.dedent("""
         def topological_order(output):
             return []
 

@@ -23,6 +23,7 @@ def softmax(x, axis=-1):
 
 
 def _squeezed(shape, axis):
+    """`shape` without the axes that `axis` names (every axis for None)."""
     if axis is None:
         return ()
     axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}

@@ -231,8 +231,9 @@ def matching_mistake(actual, expected, mistakes, *args):
             continue
         if len(candidate) != len(actual):
             continue
-        if all(agree(a, c) for a, c in zip(actual, candidate)) and not all(
-                agree(c, e) for c, e in zip(candidate, expected)):
+        matches_learner = all(agree(mine, theirs) for mine, theirs in zip(actual, candidate))
+        matches_reference = all(agree(theirs, wanted) for theirs, wanted in zip(candidate, expected))
+        if matches_learner and not matches_reference:
             return description
     return None
 
@@ -341,15 +342,16 @@ def check_tensor_function(function, cases, reference, output_names, mistakes=(),
         expected = reference(**reference_inputs)
         outputs = returned_tensors(call(function, *learner_inputs.values(),
                                         hint=lambda error: hint + _transposed(arguments, str(error))),
-                                   name, output_names, [e.shape for e in expected])
-        wrong = [i for i, (o, e) in enumerate(zip(outputs, expected)) if not agree(o.data, e.data)]
+                                   name, output_names, [wanted.shape for wanted in expected])
+        wrong = [i for i, (output, wanted) in enumerate(zip(outputs, expected)) if not agree(output.data, wanted.data)]
         if wrong:
             details = "; ".join(f"{output_names[i]} is wrong {worst_difference(outputs[i].data, expected[i].data)}"
                                 for i in wrong)
             right = [output_names[i] for i in range(len(outputs)) if i not in wrong]
             message = f"{name}, {where}: {details}" + (f"; {', '.join(right)} right." if right else ".")
-            mistake = matching_mistake([o.data for o in outputs], [e.data for e in expected],
-                                       [(d, _by_name(m, arguments)) for d, m in mistakes])
+            mistake = matching_mistake([output.data for output in outputs], [wanted.data for wanted in expected],
+                                       [(description, _by_name(variant, arguments))
+                                        for description, variant in mistakes])
             if mistake:
                 raise CheckFailure(f"{message}\nYour numbers match a known mistake: {mistake}")
             raise CheckFailure(f"{message}\nThey match none of the known mistakes"
@@ -371,7 +373,7 @@ def _gates_that_differ(function, arguments, reference, output_names, probes, gat
             probed["bias"][..., block * width:(block + 1) * width] += offset
         expected = reference(**_leaves(probed))
         actual = returned_tensors(call(function, *_leaves(probed).values()), function.__name__, output_names,
-                                  [e.shape for e in expected])
+                                  [wanted.shape for wanted in expected])
         if not agree(actual[output].data, expected[output].data):
             differing.append(gate)
     agreeing = [gate for gate, _, _ in probes if gate not in differing]
@@ -406,13 +408,13 @@ def _by_name(mistake, arguments):
 def _check_gradients(name, where, outputs, expected, learner_inputs, reference_inputs, gate_names, seed):
     """Backward from the same weighted sum of the outputs through both; compare the leaves' gradients."""
     generator = np.random.default_rng(seed)
-    weights = [generator.standard_normal(e.shape) for e in expected]
-    if not any(o.requires_grad for o in outputs):
+    weights = [generator.standard_normal(wanted.shape) for wanted in expected]
+    if not any(output.requires_grad for output in outputs):
         raise CheckFailure(f"{name}, {where}: the outputs are right but nothing is connected to the inputs in "
                            f"the graph, so no gradient can flow. Compute with tinyseq's ops on the tensors "
                            f"themselves (not on .data or numpy arrays, and without making new tensors from values).")
-    sum((o * Tensor(w)).sum() for o, w in zip(outputs, weights) if o.requires_grad).backward()
-    sum((e * Tensor(w)).sum() for e, w in zip(expected, weights)).backward()
+    sum((output * Tensor(weight)).sum() for output, weight in zip(outputs, weights) if output.requires_grad).backward()
+    sum((wanted * Tensor(weight)).sum() for wanted, weight in zip(expected, weights)).backward()
     # The weights first: their gradients say which gate's block of columns is wrong.
     order = sorted(learner_inputs, key=lambda argument: argument not in ("kernel", "recurrent_kernel", "bias"))
     for argument in order:

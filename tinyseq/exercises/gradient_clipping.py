@@ -88,7 +88,7 @@ def check(functions):
         where = f"clip_by_global_norm, case {number} of {len(all_cases)} ({label}, max_norm {max_norm:.4g})"
         originals = [g.copy() for g in grads]
         result = call(function, grads, max_norm)
-        if not all(np.array_equal(g, o) for g, o in zip(grads, originals)):
+        if not all(np.array_equal(g, original) for g, original in zip(grads, originals)):
             raise CheckFailure(f"{where}: the arrays in grads were modified in place; return new arrays "
                                f"(write g * scale, not g *= scale) and leave grads as it was.")
         if not isinstance(result, (list, tuple)) or len(result) != len(grads):
@@ -105,7 +105,7 @@ def check(functions):
         if wrong:
             k = wrong[0]
             message = f"{where}: array {k} is wrong {worst_difference(result[k], expected[k])}."
-            if any(np.isnan(r).any() for r in result) and not _norm(originals):
+            if any(np.isnan(array).any() for array in result) and not _norm(originals):
                 message += (" NaN for all-zero gradients: a norm of 0 was divided by. When the norm "
                             "is not above max_norm, return the gradients unchanged.")
             mistake = matching_mistake(result, expected, MISTAKES, originals, max_norm)

@@ -83,16 +83,16 @@ class Module:
 
     def parameters(self):
         """All parameters, in a fixed order."""
-        return [p for _, p in self.named_parameters()]
+        return [parameter for _, parameter in self.named_parameters()]
 
     def count_params(self):
         """The number of scalar weights (Keras's count_params)."""
-        return int(sum(p.size for p in self.parameters()))
+        return int(sum(parameter.size for parameter in self.parameters()))
 
     def zero_grad(self):
         """Forget every parameter's accumulated gradient."""
-        for p in self.parameters():
-            p.grad = None
+        for parameter in self.parameters():
+            parameter.grad = None
 
     # ---- modes ------------------------------------------------------------------------
     def train(self, mode=True):
@@ -109,7 +109,7 @@ class Module:
     # ---- weights in and out -----------------------------------------------------------------
     def state_dict(self):
         """A dict of dotted name -> copy of the parameter's array."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
 
     def load_state_dict(self, state):
         """Copy arrays into the parameters; names and shapes must match exactly."""
@@ -117,20 +117,20 @@ class Module:
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise KeyError(f"load_state_dict: missing {missing}, unexpected {unexpected}")
-        for name, p in own.items():
-            _assign(p, state[name], f"load_state_dict: {name}")
+        for name, parameter in own.items():
+            _assign(parameter, state[name], f"load_state_dict: {name}")
 
     def get_weights(self):
         """The weights as a list of numpy arrays, in Keras's order."""
-        return [p.data.copy() for p in self.parameters()]
+        return [parameter.data.copy() for parameter in self.parameters()]
 
     def set_weights(self, weights):
         """Set the weights from a list in `get_weights` order; count and shapes must match."""
         params = self.parameters()
         if len(weights) != len(params):
             raise ValueError(f"set_weights: {self.name} has {len(params)} weights, got {len(weights)}")
-        for (name, p), value in zip(self.named_parameters(), weights):
-            _assign(p, value, f"set_weights: {self.name}.{name}")
+        for (name, parameter), value in zip(self.named_parameters(), weights):
+            _assign(parameter, value, f"set_weights: {self.name}.{name}")
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"

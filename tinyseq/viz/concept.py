@@ -281,8 +281,8 @@ def _kept_state(order, scope, keeper):
     of the `keeper` gate."""
     for t in reversed(order):
         if t.scope[-1:] == (scope,) and t.op == "mul":
-            factors = [p for p in t.parents if p.scope[-1:] != (keeper,)]
-            if len(factors) == 1 and any(p.scope[-1:] == (keeper,) for p in t.parents):
+            factors = [parent for parent in t.parents if parent.scope[-1:] != (keeper,)]
+            if len(factors) == 1 and any(parent.scope[-1:] == (keeper,) for parent in t.parents):
                 return factors[0]
     return None
 

@@ -126,7 +126,7 @@ def draw(outputs, *, labels=None, params=None, show_params=True, grad_heatmap=Fa
     edges = list(units.edges(hidden))
     # A weight shared by every time step would pull all the steps to its rank: its edges get
     # constraint=false and take no part in the layout hints.
-    invisible, groups = chain_hints(units.all, [(a, b) for a, b, parent in edges
+    invisible, groups = chain_hints(units.all, [(source, target) for source, target, parent in edges
                                                 if id(parent) not in param_ids])
     clusters = Clusters(graph, [unit.cluster for unit in units.all], heatmap=grad_heatmap)
     root_ids = {id(t) for t in roots}
@@ -215,7 +215,7 @@ def log_scale(norms, requested, caller):
         if not low < high:
             raise ValueError(f"{caller}: grad_scale must be (low, high) with low < high, got {requested}")
         return low, high
-    logs = [math.log10(n) for n in norms if n]
+    logs = [math.log10(norm) for norm in norms if norm]
     if not logs:
         return -1.0, 0.0
     low, high = math.floor(min(logs)), math.ceil(max(logs))
@@ -233,11 +233,11 @@ def _shape(t):
 def _op_symbol(t, folded):
     """The op's symbol, with any folded constants written where they were: "1 −", "× 0.5"."""
     symbol = style.symbol(t.op)
-    constants = [(i, p) for i, p in enumerate(t.parents) if id(p) in folded]
+    constants = [(position, parent) for position, parent in enumerate(t.parents) if id(parent) in folded]
     if len(constants) == 1 and len(t.parents) == 2:
-        i, constant = constants[0]
+        position, constant = constants[0]
         value = _number(constant.data.item())
-        return f"{value} {symbol}" if i == 0 else f"{symbol} {value}"
+        return f"{value} {symbol}" if position == 0 else f"{symbol} {value}"
     return symbol
 
 
@@ -293,7 +293,7 @@ def _html_label(main, name, details):
     lines = [f'<font point-size="15">{html.escape(main)}</font>']
     if name:
         lines.append(f"<b>{html.escape(name)}</b>")
-    lines += [f'<font point-size="8">{html.escape(d)}</font>' for d in details]
+    lines += [f'<font point-size="8">{html.escape(detail)}</font>' for detail in details]
     return "<" + "<br/>".join(lines) + ">"
 
 

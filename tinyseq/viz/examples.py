@@ -110,26 +110,26 @@ def cell_example(kind, steps=1, units=3, features=2, batch=1, seed=0, cell=None)
     if steps < 1:
         raise ValueError(f"cell_example: steps must be at least 1, got {steps}")
     random.seed(seed)
-    data = np.random.default_rng(seed)
+    generator = np.random.default_rng(seed)
     cell = cell or make_cell(kind, units)
     names = STATE_NAMES[kind]
-    x = Tensor(data.normal(size=(batch, steps, features)).astype(np.float32))
+    x = Tensor(generator.normal(size=(batch, steps, features)).astype(np.float32))
     labels = {}
     if steps == 1:
-        states = [Tensor(data.normal(scale=0.5, size=(batch, units)).astype(np.float32)) for _ in names]
-        labels.update((s, f"{n}(t−1)") for s, n in zip(states, names))
+        states = [Tensor(generator.normal(scale=0.5, size=(batch, units)).astype(np.float32)) for _ in names]
+        labels.update((state, f"{name}(t−1)") for state, name in zip(states, names))
         x_t = x[:, 0]
         _, states = cell(x_t, states)
         labels[x_t] = "x(t)"
-        labels.update((s, f"{n}(t)") for s, n in zip(states, names))
+        labels.update((state, f"{name}(t)") for state, name in zip(states, names))
         title = f"One {CELL_TITLES[kind]} step"
     else:
         initial = [Tensor(np.zeros((batch, units), np.float32)) for _ in names]
-        labels.update((s, f"{n}(0)") for s, n in zip(initial, names))
+        labels.update((state, f"{name}(0)") for state, name in zip(initial, names))
         unrolled = unroll(cell, x, initial)
         for t, (x_t, step_states) in enumerate(zip(unrolled.inputs, unrolled.states), 1):
             labels[x_t] = f"x({t})"
-            labels.update((s, f"{n}({t})") for s, n in zip(step_states, names))
+            labels.update((state, f"{name}({t})") for state, name in zip(step_states, names))
         states = unrolled.states[-1]
         title = f"{CELL_TITLES[kind]} unrolled over {steps} steps"
     loss = ops.sum(states[0])

@@ -160,26 +160,26 @@ def chain_hints(units, edges):
             inside.setdefault(location[:k], []).append(unit)
     links, parents_of = set(), {}
     for source, target in edges:
-        a, b = source.location, target.location
-        k = _shared_length(a, b)
-        if len(a) > k and len(b) > k:  # both inside different children of the common scope a[:k]
-            links.add((a[:k + 1], b[:k + 1]))
+        source_path, target_path = source.location, target.location
+        shared = _shared_length(source_path, target_path)
+        if len(source_path) > shared and len(target_path) > shared:  # in different children of the common scope
+            links.add((source_path[:shared + 1], target_path[:shared + 1]))
         parents_of.setdefault(target, set()).add(source)
     siblings = {}
     for path in inside:
         siblings.setdefault(path[:-1], []).append(path)
     extra, groups = [], {}
-    for parent, kids in sorted(siblings.items(), key=lambda item: len(item[0])):
-        kids.sort(key=lambda path: max(u.depth for u in inside[path]))
-        if len(kids) < 2 or not all(pair in links for pair in zip(kids, kids[1:])):
+    for parent, children in sorted(siblings.items(), key=lambda item: len(item[0])):
+        children.sort(key=lambda path: max(u.depth for u in inside[path]))
+        if len(children) < 2 or not all(pair in links for pair in zip(children, children[1:])):
             continue
-        for before, after in zip(kids, kids[1:]):
+        for before, after in zip(children, children[1:]):
             last = max(inside[before], key=lambda u: u.depth)
             members = set(inside[after])
             extra += [(last.id, u.id) for u in inside[after]
                       if not parents_of.get(u, set()) & members and last not in parents_of.get(u, ())]
         # Walk the longest path back from the chain's deepest unit, while it stays in the chain.
-        unit = max(inside[kids[-1]], key=lambda u: u.depth)
+        unit = max(inside[children[-1]], key=lambda u: u.depth)
         depth = len(parent)
         while unit is not None and len(unit.location) > depth and unit.location[:depth] == parent:
             groups.setdefault(unit.id, "chain:" + "/".join(parent))  # the outermost chain wins

@@ -106,7 +106,7 @@ def draw_unrolled_norms(norms, *, grad_scale=None, steps_per_row=25, title=None)
     rows = _rows(norms)
     if not isinstance(steps_per_row, int) or steps_per_row < 1:
         raise ValueError(f"draw_unrolled_norms: steps_per_row must be a positive int, got {steps_per_row!r}")
-    scale = log_scale([n for values in rows.values() for n in values], grad_scale, "draw_unrolled_norms")
+    scale = log_scale([norm for values in rows.values() for norm in values], grad_scale, "draw_unrolled_norms")
     longest = max(len(values) for values in rows.values())
     columns = min(steps_per_row, longest)
     box = min(_LARGEST_BOX, _ROW_WIDTH // columns - 2)

@@ -19,8 +19,8 @@ does the same, which is the answer to "why do frameworks fuse kernels?":
 
 Memory layout, the other half of the speed. The arrays are time-major and *gate-major*:
 `gates[k, t]` is gate k at step t, a contiguous (batch, units) block. Keras's layout puts the
-gates side by side in each row, so one gate of one step would be a strided slice, and numpy
-loops over strided slices row by row, several times slower than over one contiguous block.
+gates side by side in each row, so one gate of one step would be a strided slice, which numpy
+works through row by row where a contiguous block takes one pass.
 The weights are rearranged to match, and the gradients are put back into Keras's layout at the end.
 
 Masking works as in `recurrent.py`: at a padding step a sequence's states carry over,

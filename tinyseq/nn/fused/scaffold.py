@@ -56,8 +56,9 @@ def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return
     tensors = (inputs, cell.kernel, cell.recurrent_kernel, cell.bias, *states)
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
-        raise TypeError(f"{op_name}: inputs, weights and states have different dtypes "
-                        f"{', '.join(sorted(str(d) for d in dtypes))}; convert one explicitly with .astype(...)")
+        listed = ", ".join(sorted(str(dtype) for dtype in dtypes))
+        raise TypeError(f"{op_name}: inputs, weights and states have different dtypes {listed}; "
+                        f"convert one explicitly with .astype(...)")
 
     packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences)
     # One node has one output array, so the outputs and the final states travel packed along
@@ -109,7 +110,8 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
         if rows == 0:
             continue
         steps.use_rows(rows)
-        steps.forward_step(t, gates[:, t, :rows], [s[t, :rows] for s in states], [s[t + 1, :rows] for s in states])
+        steps.forward_step(t, gates[:, t, :rows], [state[t, :rows] for state in states],
+                           [state[t + 1, :rows] for state in states])
         if holes[t]:
             for buffer in states:
                 np.copyto(buffer[t + 1, :rows], buffer[t, :rows], where=padding[t, :rows])  # carry over
@@ -130,13 +132,13 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
         grad = schedule.sort_rows(grad, axis=0).transpose(1, 0, 2)  # time-major, rows in schedule order
         d_outputs = grad[:output_steps]
         d_states = [grad[output_steps + k].copy() for k in range(len(states))]
-        d_previous = [np.empty_like(d) for d in d_states]
-        carried = [np.empty_like(d) for d in d_states]
+        d_previous = [np.empty_like(d_state) for d_state in d_states]
+        carried = [np.empty_like(d_state) for d_state in d_states]
         if not return_sequences:
             d_states[0][:started[-1]] += d_outputs[0, :started[-1]]  # the others' output was 0
         # Sequences that never start hand the final states' gradient straight to the initial
         # states; the others hand it over at their first real step, below.
-        d_initial = [d.copy() for d in d_states]
+        d_initial = [d_state.copy() for d_state in d_states]
         weight_gradients = WeightGradients(steps, x_ones, states[0], started, tensors[0].requires_grad)
 
         for t in reversed(range(timesteps)):
@@ -145,23 +147,24 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
             if rows == 0:
                 continue
             steps.use_rows(rows)
-            into_step, out_of_step = [d[:rows] for d in d_states], [d[:rows] for d in d_previous]
+            into_step = [d_state[:rows] for d_state in d_states]
+            out_of_step = [d_state[:rows] for d_state in d_previous]
             if return_sequences:
                 into_step[0] += d_outputs[t, :rows]
             if holes[t]:
                 # Padding rows hand their gradient straight to the previous state; real rows
                 # send it into the step.
-                for d, carry in zip(into_step, carried):
-                    np.multiply(d, padding[t, :rows], out=carry[:rows])
-                    d *= ~padding[t, :rows]
-            steps.backward_step(t, gates[:, t, :rows], [s[t, :rows] for s in states], into_step, out_of_step,
+                for d_state, carry in zip(into_step, carried):
+                    np.multiply(d_state, padding[t, :rows], out=carry[:rows])
+                    d_state *= ~padding[t, :rows]
+            steps.backward_step(t, gates[:, t, :rows], [state[t, :rows] for state in states], into_step, out_of_step,
                                 dz, dz_recurrent)
             if holes[t]:
-                for d, carry in zip(out_of_step, carried):
-                    d += carry[:rows]
+                for d_state, carry in zip(out_of_step, carried):
+                    d_state += carry[:rows]
             starting_here = slice(started[t - 1] if t else 0, rows)
-            for initial, d in zip(d_initial, d_previous):
-                initial[starting_here] = d[starting_here]
+            for initial, d_state in zip(d_initial, d_previous):
+                initial[starting_here] = d_state[starting_here]
             d_states, d_previous = d_previous, d_states
 
         d_kernel_and_bias, d_recurrent_weights, d_x = weight_gradients.finish()
@@ -170,7 +173,7 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
             # back to (batch, timesteps, features), in the inputs' order of rows and steps
             d_x = schedule.unsort_rows(d_x[time_order], axis=1).transpose(1, 0, 2)
         return (d_x, d_kernel, d_recurrent_kernel, d_bias,
-                *(schedule.unsort_rows(d, axis=0) for d in d_initial))
+                *(schedule.unsort_rows(d_state, axis=0) for d_state in d_initial))
 
     WORKSPACE.give_back_when_freed(backward, taken)
     return packed, backward
