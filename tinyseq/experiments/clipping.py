@@ -8,7 +8,7 @@ three times on the same batches:
   the first SGD steps throw the weights far enough to saturate every tanh unit at +-1. From
   then on the recurrent gradients are zero, and SGD on the read-out, whose 32 inputs are all
   +-1, overshoots by a growing factor each step until the loss overflows;
-* clipped at global norm 1 (the issue's cure): every update has norm at most 0.05, so the
+* clipped at global norm 1 (the cure): every update has norm at most 0.05, so the
   weights, and the loss, stay finite, although the gradients keep exploding;
 * a control, unclipped with lambda_1 = 1: same learning rate, no explosion, a finite loss. It
   shows that the divergence comes from the recurrent kernel's scale, not the learning rate.

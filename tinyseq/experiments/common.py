@@ -201,8 +201,8 @@ def run_tasks(function, tasks, jobs=None, cost=None):
 
     Workers are spawned (not forked), so they start clean, with single-threaded BLAS: `jobs`
     processes already keep `jobs` cores busy, and a multithreaded BLAS inside each of them only
-    fights the others for the cores (on a loaded machine OpenBLAS's spinning threads made small
-    matrix products tens of times slower). Each task seeds its own random draws, so the results
+    fights the others for the cores (OpenBLAS's threads spin while they wait, which slows small
+    matrix products down badly on a busy machine). Each task seeds its own random draws, so the results
     are the same for any number of workers. Running here (jobs=None) uses this process's BLAS,
     whose different summation order can change the last bits (and, in a run whose gradients
     explode, more than that).
