@@ -324,8 +324,7 @@ def serialize(optimizer):
         ValueError: for an optimizer class of your own (or one with a schedule of your own),
             which a saved model could not rebuild.
     """
-    _REGISTRY.name_of(type(optimizer))
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return _REGISTRY.serialize(optimizer)
 
 
 def deserialize(config):
@@ -334,4 +333,4 @@ def deserialize(config):
     Raises:
         ValueError: for an unknown optimizer class (the message lists the known ones).
     """
-    return _REGISTRY.get(str(config.get("class_name")))(**config["config"])
+    return _REGISTRY.deserialize(config)

@@ -42,3 +42,20 @@ class Registry:
             return self.names[entry]
         raise ValueError(f"cannot serialize the custom {self.kind} {entry!r}; get_config can only "
                          f"name the built-in ones: {', '.join(self.entries)}")
+
+    def serialize(self, instance):
+        """An instance of a registered class as a JSON-able dict: its class name and `get_config()`.
+
+        Raises:
+            ValueError: for a class of your own, which a saved file could not rebuild.
+        """
+        self.name_of(type(instance))
+        return {"class_name": type(instance).__name__, "config": instance.get_config()}
+
+    def deserialize(self, config):
+        """A new instance as a `serialize` dict describes it.
+
+        Raises:
+            ValueError: for an unknown class name (the message lists the known ones).
+        """
+        return self.get(str(config.get("class_name")))(**config["config"])

@@ -74,8 +74,7 @@ def serialize(schedule):
     Raises:
         ValueError: for a schedule class of your own, which a saved model could not rebuild.
     """
-    _REGISTRY.name_of(type(schedule))
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return _REGISTRY.serialize(schedule)
 
 
 def deserialize(config):
@@ -84,4 +83,4 @@ def deserialize(config):
     Raises:
         ValueError: for an unknown schedule class (the message lists the known ones).
     """
-    return _REGISTRY.get(str(config.get("class_name")))(**config["config"])
+    return _REGISTRY.deserialize(config)
