@@ -57,16 +57,16 @@ class Page:
 
 PAGES = [
     Page("", "tinyseq"),
-    Page("tutorials/00-build-an-engine/", "Build the engine yourself", downloads=True),
+    Page("tutorials/00-build-an-engine/", "Build the engine yourself", figures=1, maths=True, downloads=True),
     Page("tutorials/01-autograd/", "Autograd from scratch", figures=3, maths=True, downloads=True),
     Page("tutorials/02-recurrent-networks/", "Recurrent networks", figures=3, maths=True, downloads=True),
     Page("tutorials/03-vanishing-gradients/", "Vanishing gradients", figures=3, maths=True, downloads=True),
     Page("tutorials/04-lstm/", "The LSTM", figures=2, maths=True, downloads=True),
-    Page("tutorials/05-long-term-dependencies/", "Long-term dependencies", figures=1, maths=True, downloads=True),
+    Page("tutorials/05-long-term-dependencies/", "Long-term dependencies", figures=2, maths=True, downloads=True),
     Page("tutorials/06-imdb-sentiment/", "IMDB", figures=1, maths=True, downloads=True),
     Page("tutorials/07-samples-timesteps-features/", "Samples, timesteps", figures=2, downloads=True),
     Page("tutorials/08-fused-kernel/", "fused kernel", figures=2, maths=True, downloads=True),
-    Page("tutorials/09-gru/", "GRU", downloads=True),
+    Page("tutorials/09-gru/", "GRU", figures=3, maths=True, downloads=True),
     Page("how-to/draw-a-graph/", "Draw a graph", figures=3),
     Page("how-to/use-your-own-data/", "Use your own data"),
     Page("reference/cli/", "Command line"),
@@ -110,7 +110,7 @@ FACTS_JS = """(() => {
     pageTooWide: document.documentElement.scrollWidth > innerWidth + 1,
     widestDisplay: displays.sort((a, b) => b.inner - a.inner)[0] || null,
     notebook: links.some(h => h.endsWith('.ipynb')),
-    script: links.some(h => /downloads\/\d\d_\w+\.py$/.test(h)),
+    script: links.some(h => /downloads\\/\\d\\d_\\w+\\.py$/.test(h)),
   });
 })()"""
 

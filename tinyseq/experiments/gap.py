@@ -179,7 +179,7 @@ class GapResult(ExperimentResult):
         rows = [[str(gap)]
                 + [f"{np.mean(accuracy[m][gap]):.3f} ({' '.join(f'{a:.2f}' for a in accuracy[m][gap])})"
                    for m in self.models]
-                + [f"{np.exp(np.mean(np.log(ratio[m][gap]))):.1e}" for m in self.models]
+                + [f"{geometric_mean(ratio[m][gap]):.1e}" for m in self.models]
                 for gap in self.gaps]
         example = sentence(np.random.default_rng(0), 8)
         why_chrono = ("Why chrono: the forget bias sets the LSTM's memory horizon (norms (c): the cell gradient "
@@ -318,6 +318,12 @@ def train_gap(model, gap, seed=0, settings=GapSettings()):
     with no_grad():
         accuracy = float(np.mean(network(test_ids).data.argmax(axis=-1) == test_labels))
     return GapRun(model, gap, seed, accuracy, loss, gradient_ratio, time.perf_counter() - start)
+
+
+def geometric_mean(values):
+    """The geometric mean, 0 when a value is 0 (a gradient too small for float32 to hold)."""
+    values = np.asarray(values, dtype=np.float64)
+    return 0.0 if (values == 0).any() else float(np.exp(np.mean(np.log(values))))
 
 
 def first_to_last_gradient(network, loss_function, ids, labels):
