@@ -23,7 +23,7 @@ from tinyseq.apps import demo, imdb as imdb_app
 from tinyseq.apps.arguments import CommandError
 from tinyseq.apps.cli import build_parser, main
 from tinyseq.datasets import imdb
-from tinyseq.models import Sequential, load_model
+from tinyseq.models import Sequential, load_model, read_metadata
 from tinyseq.nn.core import Dense, Embedding
 from tinyseq.nn.recurrent import LSTM
 
@@ -81,6 +81,11 @@ def train_words(archive, output, *extra):
     """A training command line small enough for a test: 80 reviews, 12 ids each, batches of 32."""
     return ["imdb", "train", "--data", archive, "--maxlen", 12, "--num-words", 30, "--batch-size", 32,
             "--epochs", 2, "--verbose", 0, "--output", output, *extra]
+
+
+def piped(data):
+    """Standard input fed from a pipe with these bytes."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
 
 
 def weights(path):
@@ -150,9 +155,42 @@ def test_an_output_that_cannot_be_written_is_refused_before_training(capsys, tmp
         assert err == f"tinyseq imdb train: argument {flag}: {reason} (see `tinyseq imdb train --help`)\n"
 
 
+@pytest.mark.parametrize("flag", ["--output", "--results"])
+def test_an_empty_output_name_or_one_ending_in_a_slash_is_refused_while_parsing(capsys, tmp_path, archive, flag):
+    for path, reason in [("", "the file name is empty"),
+                         (f"{tmp_path}/new/", f"{tmp_path}/new/ names a folder (it ends in /); give a file name")]:
+        status, out, err = run(capsys, "imdb", "train", "--data", archive, flag, path)
+        assert (status, out) == (2, "")
+        assert err == f"tinyseq imdb train: argument {flag}: {reason} (see `tinyseq imdb train --help`)\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_two_flags_naming_one_file_are_refused_before_anything_is_overwritten(capsys, tmp_path, archive):
+    data = tmp_path / "reviews.tar.gz"
+    data.write_bytes(Path(archive).read_bytes())
+    for extra, flags in [(["--results", tmp_path / "m.h5"], "--output and --results"),
+                         (["--results", data], "--results and --data")]:
+        words = train_words(data, tmp_path / "m.h5", *extra)
+        status, out, err = run(capsys, *words)
+        assert (status, out) == (2, "")
+        assert err == (f"tinyseq imdb train: {flags} both name {extra[1]}; one would overwrite the other: "
+                       f"give them different files\n")
+    status, _, err = run(capsys, *train_words(data, tmp_path / "." / "reviews.tar.gz"))
+    assert status == 2 and err.startswith("tinyseq imdb train: --output and --data both name ")
+    assert sorted(os.listdir(tmp_path)) == ["reviews.tar.gz"] and data.read_bytes() == Path(archive).read_bytes()
+
+
 def test_train_seed_model_checks_its_output_before_reading_any_data(tmp_path):
     with pytest.raises(CommandError, match=f"--output: {tmp_path} is a folder; give a file name"):
         imdb_app.train_seed_model(output=tmp_path, path=tmp_path / "no data here")
+
+
+def test_graph_of_more_steps_than_can_be_laid_out_is_refused_before_drawing(capsys, tmp_path):
+    status, out, err = run(capsys, "graph", "lstm", "--steps", "100000", "-o", tmp_path / "g.svg")
+    assert (status, out) == (2, "")
+    assert err == ("tinyseq graph: --steps 100000: a graph of every op can show at most 200 steps (Graphviz would "
+                   "take hours to lay it out); --compact draws one box per step\n")
+    assert os.listdir(tmp_path) == []
 
 
 def test_graph_output_in_a_missing_folder_is_refused(capsys, tmp_path):
@@ -205,7 +243,6 @@ def test_train_then_predict_from_arguments_a_file_and_standard_input(capsys, tmp
     status, out, _ = run(capsys, *train_words(archive, model_path, "--results", tmp_path / "result.json"))
     assert status == 0 and f"Saved the model to {model_path}" in out
     assert model_path.exists() and not Path(f"{model_path}.backup").exists()
-    assert not Path(f"{model_path}.backup.json").exists()
     settings = json.loads((tmp_path / "result.json").read_text())["settings"]
     assert (settings["train_samples"], settings["maxlen"], settings["num_words"]) == (80, 12, 30)
 
@@ -216,12 +253,14 @@ def test_train_then_predict_from_arguments_a_file_and_standard_input(capsys, tmp
     status, by_file, _ = run(capsys, "imdb", "predict", model_path, "--file", tmp_path / "texts.txt",
                              "--data", archive)
     assert status == 0 and by_file == by_arguments
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(texts)))  # not a terminal: read without "-"
+    monkeypatch.setattr(sys, "stdin", piped("\n".join(texts).encode()))  # not a terminal: read without "-"
     status, by_stdin, _ = run(capsys, "imdb", "predict", model_path, "--data", archive)
     assert status == 0 and by_stdin == by_arguments
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(texts)))
+    monkeypatch.setattr(sys, "stdin", piped("\n".join(texts).encode()))
     status, by_dash, _ = run(capsys, "imdb", "predict", model_path, "-", "--data", archive)
     assert status == 0 and by_dash == by_arguments
+    status, after_an_option, _ = run(capsys, "imdb", "predict", model_path, "--data", archive, *texts)
+    assert status == 0 and after_an_option == by_arguments
 
 
 def test_predict_without_text_or_with_two_sources_says_how_to_give_it(capsys, tmp_path, monkeypatch):
@@ -238,8 +277,25 @@ def test_predict_without_text_or_with_two_sources_says_how_to_give_it(capsys, tm
                                 f"text per line\n")
     status, _, err = run(capsys, "imdb", "predict", tmp_path / "imdb.h5", "good", "--file", tmp_path / "empty.txt")
     assert (status, err) == (2, "tinyseq imdb predict: give the texts either as arguments or with --file, not both\n")
+    status, _, err = run(capsys, "imdb", "predict", tmp_path / "imdb.h5", "--file", tmp_path / "empty.txt", "good")
+    assert (status, err) == (2, "tinyseq imdb predict: give the texts either as arguments or with --file, not both\n")
     status, _, err = run(capsys, "imdb", "predict", tmp_path / "imdb.h5", "--file", tmp_path / "none.txt")
     assert status == 2 and f"argument --file: no such file: {tmp_path / 'none.txt'}" in err
+    status, _, err = run(capsys, "imdb", "predict", tmp_path / "imdb.h5", "good", "--colour")
+    assert (status, err) == (2, "tinyseq imdb predict: unrecognized arguments: --colour "
+                                "(see `tinyseq imdb predict --help`)\n")
+
+
+@pytest.mark.parametrize("source", ["stdin", "file"])
+def test_predict_refuses_binary_input_instead_of_rating_it(capsys, tmp_path, monkeypatch, source):
+    binary = b"\x1f\x8b\x08\x00 a gzip header, not text\n"
+    (tmp_path / "input.gz").write_bytes(binary)
+    monkeypatch.setattr(sys, "stdin", piped(binary))
+    where = "standard input" if source == "stdin" else str(tmp_path / "input.gz")
+    status, out, err = run(capsys, "imdb", "predict", tmp_path / "imdb.h5",
+                           *(["--file", tmp_path / "input.gz"] if source == "file" else []))
+    assert (status, out) == (2, "")
+    assert err == f"tinyseq imdb predict: {where} is not UTF-8 text (invalid start byte at byte 1)\n"
 
 
 def test_predict_refuses_files_that_are_not_binary_sentiment_models(capsys, tmp_path):
@@ -287,7 +343,7 @@ def test_ctrl_c_right_after_the_last_epoch_keeps_the_checkpoint_and_resume_finis
     assert words[0] == "tinyseq" and words[-1] == "--resume"
 
     assert run(capsys, *words[1:])[0] == 0
-    assert not Path(f"{output}.backup").exists() and not Path(f"{output}.backup.json").exists()
+    assert not Path(f"{output}.backup").exists()
     assert run(capsys, *train_words(archive, tmp_path / "uninterrupted.h5"))[0] == 0
     for resumed, uninterrupted in zip(weights(output), weights(tmp_path / "uninterrupted.h5")):
         np.testing.assert_array_equal(resumed, uninterrupted)
@@ -303,14 +359,30 @@ def test_ctrl_c_while_evaluating_finds_the_model_already_saved(capsys, tmp_path,
     assert output.exists() and not Path(f"{output}.backup").exists()
 
 
-def test_resume_with_other_settings_is_refused_with_each_difference(capsys, tmp_path, archive, monkeypatch):
-    def interrupt_in_epoch_two(self, epoch, logs=None):
-        if epoch == 0:
-            signal.raise_signal(signal.SIGINT)  # fit stops after the next batch and saves a checkpoint
-    monkeypatch.setattr(imdb_app.EpochTimer, "on_epoch_end", interrupt_in_epoch_two)
+def test_sigterm_stops_training_as_ctrl_c_does_keeping_a_checkpoint_that_holds_the_settings(
+        capsys, tmp_path, archive, monkeypatch):
+    def terminate_in_epoch_one(self, batch, logs=None):
+        if self.model.training_state.epoch == 0 and batch == 1:
+            signal.raise_signal(signal.SIGTERM)  # as `kill PID` or a scheduler's time limit sends
+    monkeypatch.setattr(imdb_app.EpochTimer, "on_train_batch_end", terminate_in_epoch_one, raising=False)
     output = tmp_path / "imdb.h5"
     status, _, err = run(capsys, *train_words(archive, output))
-    assert status == 130 and err.startswith("tinyseq imdb train: training interrupted in epoch 2, after batch 1 of 3")
+    assert status == 130 and err.startswith("tinyseq imdb train: training interrupted in epoch 1, after batch 1 of 3; "
+                                            "resume with:\n")
+    assert sorted(os.listdir(tmp_path)) == ["imdb.h5.backup"]  # the settings are inside, not beside it
+    settings = read_metadata(f"{output}.backup")
+    assert (settings["epochs"], settings["batch_size"], settings["maxlen"], settings["num_words"]) == (2, 32, 12, 30)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the command put the default back
+
+
+def test_resume_with_other_settings_is_refused_with_each_difference(capsys, tmp_path, archive, monkeypatch):
+    def interrupt_after_epoch_one(self, epoch, logs=None):
+        if epoch == 0:
+            signal.raise_signal(signal.SIGINT)  # fit stops once the epoch has ended and saves a checkpoint
+    monkeypatch.setattr(imdb_app.EpochTimer, "on_epoch_end", interrupt_after_epoch_one)
+    output = tmp_path / "imdb.h5"
+    status, _, err = run(capsys, *train_words(archive, output))
+    assert status == 130 and err.startswith("tinyseq imdb train: training interrupted after epoch 1 of 2")
     other_data = write_archive(tmp_path / "other.tar.gz", seed=1)
     imdb.load_data(other_data)  # parsed now, so that the command's only output is its answer
     capsys.readouterr()

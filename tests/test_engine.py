@@ -1,5 +1,6 @@
 """The engine's contract: graph walking, accumulation, freeing, dtypes, scopes and errors."""
 
+import re
 import resource
 import warnings
 
@@ -7,6 +8,8 @@ import numpy as np
 import pytest
 
 import tinyseq as ts
+from tinyseq.gradcheck import gradcheck
+from tinyseq.tensor import ShapeError
 
 
 def leaf(values, dtype=np.float64):
@@ -287,3 +290,79 @@ def test_star_import_keeps_python_builtins_and_subpackages_are_attributes():
         assert getattr(tinyseq, name).__name__ == f"tinyseq.{name}"
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         tinyseq.nope
+
+
+# ---- axes, split points, exponents and dtypes: one check per kind of argument ------------------
+AXIS_OPS = {
+    "sum": lambda x, axis: ts.sum(x, axis=axis), "mean": lambda x, axis: ts.mean(x, axis=axis),
+    "max": lambda x, axis: ts.max(x, axis=axis), "concat": lambda x, axis: ts.concat([x, x], axis=axis),
+    "stack": lambda x, axis: ts.stack([x, x], axis=axis), "split": lambda x, axis: ts.split(x, 1, axis=axis)[0],
+}
+
+
+@pytest.mark.parametrize("op", AXIS_OPS)
+@pytest.mark.parametrize("axis, error, message", [
+    (1.0, TypeError, "axis must be an integer or a tuple of integers, got 1.0"),
+    (True, TypeError, "axis must be an integer or a tuple of integers, got True"),
+    ("0", TypeError, "axis must be an integer or a tuple of integers, got '0'"),
+    (7, ShapeError, "axis 7 is out of range for shape (2, 3)"),
+    (-7, ShapeError, "axis -7 is out of range for shape (2, 3)"),
+])
+def test_every_op_with_an_axis_refuses_a_bad_one_naming_itself(op, axis, error, message):
+    with pytest.raises(error, match=re.escape(f"{op}: {message}")):
+        AXIS_OPS[op](ts.tensor(np.ones((2, 3)), requires_grad=True), axis)
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max"])
+def test_a_reduction_refuses_an_axis_named_twice_also_through_a_negative_one(op):
+    with pytest.raises(ShapeError, match=re.escape(f"{op}: axis (1, -1) names an axis twice (shape (2, 3))")):
+        AXIS_OPS[op](ts.tensor(np.ones((2, 3))), (1, -1))
+
+
+@pytest.mark.parametrize("op, axis, weights_shape", [
+    ("sum", (0, -1), (3,)), ("mean", -2, (2, 4)), ("max", (-3, 2), (3,)), ("concat", -2, (2, 6, 4)),
+    ("stack", -1, (2, 3, 4, 2)), ("stack", -3, (2, 2, 3, 4)), ("split", -1, (2, 3, 4))])
+def test_negative_axes_give_the_gradients_finite_differences_give(op, axis, weights_shape):
+    weights = ts.tensor(np.random.default_rng(1).standard_normal(weights_shape))
+    x = ts.tensor(np.random.default_rng(2).standard_normal((2, 3, 4)), requires_grad=True)
+    gradcheck(lambda x: (AXIS_OPS[op](x, axis) * weights).sum(), x)
+
+
+@pytest.mark.parametrize("sections, error, message", [
+    ([5], ShapeError, "split: the split points [5] must be increasing integers within 0..4"),
+    ([3, 1], ShapeError, "split: the split points [3, 1] must be increasing integers within 0..4"),
+    ([1.5], ShapeError, "split: the split points [1.5] must be increasing integers within 0..4"),
+    (2.0, TypeError, "split: sections must be a number of equal parts or a list of split points, got 2.0"),
+    (True, TypeError, "split: sections must be a number of equal parts or a list of split points, got True"),
+])
+def test_split_refuses_points_that_would_overlap_or_fall_outside(sections, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        ts.split(ts.tensor(np.ones((4, 3))), sections, axis=0)
+
+
+def test_concat_and_stack_of_nothing_say_so():
+    for op in (ts.concat, ts.stack):
+        with pytest.raises(ValueError, match=f"^{op.__name__}: needs at least one tensor, got none$"):
+            op([])
+
+
+@pytest.mark.parametrize("exponent", ["2", True, np.array([1.0, 2.0]), None])
+def test_pow_refuses_an_exponent_that_is_not_a_number(exponent):
+    with pytest.raises(TypeError, match=re.escape(f"pow: the exponent must be a Python number, got {exponent!r}")):
+        ts.tensor([1.0, 2.0]) ** exponent
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: ts.tensor([1.0]).astype("banana"), TypeError, "astype: 'banana' is not a dtype"),
+    (lambda: ts.tensor([1.0]).astype(str), TypeError, "astype: dtype <U0 is not numeric"),
+    (lambda: ts.tensor([1.0]).astype(complex), TypeError, "astype: dtype complex128 is not numeric"),
+    (lambda: ts.tensor([[1.0, 2.0], [3.0]]), ValueError, "tensor: the data is ragged"),
+    (lambda: ts.tensor([1.0], requires_grad="yes"), ValueError,
+     "tensor: requires_grad must be True or False, got 'yes'"),
+    (lambda: ts.tensor([1.0, 2.0]).reshape(2.0), TypeError,
+     "reshape: the shape must be whole numbers ≥ 0 (one may be -1), got 2.0"),
+    (lambda: ts.tensor(np.ones(6)).reshape(-2, -3), TypeError, "reshape: the shape must be whole numbers"),
+])
+def test_dtypes_data_and_shapes_that_are_not_numbers_are_refused_by_name(make, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        make()

@@ -178,7 +178,12 @@ def test_metrics_get_resolves_accuracy_by_the_loss_like_keras():
     assert metrics.get("acc", loss=sparse_categorical_crossentropy) is metrics.sparse_categorical_accuracy
     assert metrics.get("accuracy", loss="mse", output_shape=(None, 1)) is metrics.binary_accuracy
     assert metrics.get("sparse_categorical_accuracy") is metrics.sparse_categorical_accuracy
-    with pytest.raises(ValueError, match=r"cannot tell which accuracy 'accuracy' means"):
+    with pytest.raises(ValueError, match=r"cannot tell which accuracy 'accuracy' means for loss 'mse'; name it"):
         metrics.get("accuracy", loss="mse", output_shape=(None, 10))
+
+    def my_loss(y_true, y_pred):
+        return ((y_pred - y_true) ** 2).mean()
+    with pytest.raises(ValueError, match=r"cannot tell which accuracy 'acc' means for loss 'my_loss'; name it"):
+        metrics.get("acc", loss=my_loss, output_shape=(None, 10))
     with pytest.raises(ValueError, match=r"Unknown metric 'f1'; valid names: binary_accuracy, sparse_categorical_accuracy \(or pass 'accuracy'"):
         metrics.get("f1")

@@ -15,7 +15,7 @@ import tinyseq
 from tinyseq.callbacks import BackupAndRestore, Callback, EarlyStopping, ModelCheckpoint
 from tinyseq.files import atomic_write
 from tinyseq.layers import LSTM, Dense, Dropout, Embedding
-from tinyseq.models import NonFiniteLossError, Sequential, TerminateOnNaN, load_model
+from tinyseq.models import NonFiniteLossError, Sequential, TerminateOnNaN, load_model, read_metadata, save_model
 from tinyseq.models.progress import ProgressBar
 from tinyseq.optimizers import SGD, Adam
 from tinyseq.schedules import LinearDecay
@@ -295,6 +295,35 @@ def test_interrupted_then_resumed_training_equals_uninterrupted(tmp_path, capsys
     assert not backup.exists()  # removed once training completed
 
 
+def test_ctrl_c_during_the_last_validation_interrupts_and_the_checkpoint_finishes_the_run(tmp_path, capsys):
+    x, y = toy_data(64)
+
+    def run(callbacks, ctrl_c_in_validation=False):
+        model = small_model()
+        if ctrl_c_in_validation:
+            evaluate = model.evaluate
+
+            def evaluate_with_ctrl_c(*args, **kwargs):
+                if model.training_state.epoch == 1:  # the last epoch's validation
+                    signal.raise_signal(signal.SIGINT)
+                return evaluate(*args, **kwargs)
+            model.evaluate = evaluate_with_ctrl_c
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.25, callbacks=callbacks)
+        return model, history
+
+    tinyseq.random.seed(3)
+    straight, _ = run([])
+    backup = tmp_path / "run.backup"
+    tinyseq.random.seed(3)
+    with pytest.raises(KeyboardInterrupt, match=r"^training interrupted after epoch 2 of 2$"):
+        run([BackupAndRestore(backup)], ctrl_c_in_validation=True)
+    assert backup.exists() and "Saved a checkpoint" in capsys.readouterr().out
+    resumed, history = run([BackupAndRestore(backup)])  # nothing left to train: the checkpoint's weights
+    assert len(history.history["loss"]) == 2 and not backup.exists()
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---- bad arguments -------------------------------------------------------------------------
 @pytest.mark.parametrize("arguments, message", [
     (dict(batch_size=-5), "fit: batch_size must be a positive integer, got -5"),
@@ -340,6 +369,60 @@ def test_evaluate_predict_and_compile_refuse_bad_arguments(call, message):
     with pytest.raises(ValueError) as error:
         call(small_model(), *toy_data(8))
     assert str(error.value) == message
+
+
+def with_nan(array):
+    array = array.astype(np.float64)
+    array[1, 2] = np.nan
+    return array
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda model, x, y: model.fit(x[:, 0], y, verbose=0),
+     "fit: x must have at least 2 axes (samples, ...), got shape (8,)"),
+    (lambda model, x, y: model.predict(x[:, 0], verbose=0),
+     "predict: x must have at least 2 axes (samples, ...), got shape (8,)"),
+    (lambda model, x, y: model.fit(x.astype(str), y, verbose=0),
+     "fit: x must hold numbers, got an array of dtype <U21"),
+    (lambda model, x, y: model.fit([[1, 2], [3]], [0, 1], verbose=0),
+     "fit: x is ragged (its samples have different shapes); pad the sequences to one length first, e.g. with "
+     "pad_sequences"),
+    (lambda model, x, y: model.fit(with_nan(x), y, verbose=0),
+     "fit: x holds nan at position (1, 2); inputs and targets must be finite numbers"),
+    (lambda model, x, y: model.evaluate(x, np.full(8, np.inf), verbose=0),
+     "evaluate: y holds inf at position (0,); inputs and targets must be finite numbers"),
+    (lambda model, x, y: model.fit(x, y, validation_data=(with_nan(x), y), verbose=0),
+     "fit: validation_data: x holds nan at position (1, 2); inputs and targets must be finite numbers"),
+    (lambda model, x, y: model.predict(with_nan(x), verbose=0),
+     "predict: x holds nan at position (1, 2); inputs and targets must be finite numbers"),
+])
+def test_samples_that_are_not_an_array_of_finite_numbers_are_refused_by_name(call, message):
+    with pytest.raises(ValueError) as error:
+        call(small_model(), *toy_data(8))
+    assert str(error.value) == message
+
+
+def test_metadata_is_stored_in_the_checkpoint_and_read_back(tmp_path):
+    model = small_model()
+    settings = {"epochs": 2, "seed": 0, "train_samples": None, "mask_zero": False, "data": "9f3a", "rate": 0.5}
+    save_model(model, tmp_path / "run.backup", include_training_state=False, metadata=settings)
+    assert read_metadata(tmp_path / "run.backup") == settings
+    model.save(tmp_path / "plain.h5")
+    assert read_metadata(tmp_path / "plain.h5") is None
+
+    x, y = toy_data(32)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[BackupAndRestore(tmp_path / "fit.backup", delete_checkpoint=False,
+                                                                     metadata=settings)])
+    assert read_metadata(tmp_path / "fit.backup") == settings
+
+
+@pytest.mark.parametrize("metadata", [{"when": float("nan")}, {1: "int key"}, ["a list"], {"array": np.ones(2)}])
+def test_metadata_that_json_would_not_give_back_is_refused_before_writing(tmp_path, metadata):
+    with pytest.raises(ValueError, match=r"^save_model: metadata must be a dict of JSON data"):
+        save_model(small_model(), tmp_path / "m.h5", metadata=metadata)
+    assert not os.listdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^BackupAndRestore: metadata must be a dict of JSON data"):
+        BackupAndRestore(tmp_path / "b", metadata=metadata)
 
 
 @pytest.mark.parametrize("loss, units, bad_label, message", [
@@ -569,3 +652,42 @@ def test_no_temporary_file_is_left_when_writing_fails_or_is_interrupted(tmp_path
             file.write("half")
             raise failure
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saving_to_a_folder_or_where_no_file_can_be_made_names_the_path_given(tmp_path):
+    model = small_model()
+    with pytest.raises(IsADirectoryError) as error:
+        model.save(tmp_path)
+    assert (error.value.filename, error.value.strerror) == (str(tmp_path), "it is a folder; give a file name")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(OSError) as error:
+        model.save(tmp_path / "a_file" / "model.h5")  # its "folder" is a file
+    assert error.value.filename == str(tmp_path / "a_file" / "model.h5")
+    assert error.value.strerror.startswith(f"cannot create its folder {tmp_path / 'a_file'}")
+    assert sorted(os.listdir(tmp_path)) == ["a_file"]  # no temporary file left behind
+
+
+def test_callbacks_refuse_a_folder_or_a_misspelt_field_before_any_training(tmp_path):
+    with pytest.raises(ValueError, match=f"^ModelCheckpoint: filepath {tmp_path} is a folder; give a file name"):
+        ModelCheckpoint(tmp_path)
+    with pytest.raises(ValueError, match=f"^BackupAndRestore: path {tmp_path} is a folder; give a file name"):
+        BackupAndRestore(tmp_path)
+    model = small_model()
+    before = model.get_weights()
+    with pytest.raises(ValueError) as error:
+        model.fit(*toy_data(16), verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "m-{epoch}-{val_los:.2f}.h5"))])
+    assert str(error.value) == (f"ModelCheckpoint: filepath '{tmp_path}/m-{{epoch}}-{{val_los:.2f}}.h5' names "
+                                f"{{val_los}}, which is not one of the values an epoch has: accuracy, epoch, loss, "
+                                f"val_accuracy, val_loss")
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_the_checkpoint(tmp_path):
+    x, y = toy_data(16)
+    small_model().fit(x, y, verbose=0, callbacks=[BackupAndRestore(tmp_path / "run.backup", delete_checkpoint=False)])
+    wider = Sequential([Embedding(50, 8, input_length=12), LSTM(4), Dense(1, activation="sigmoid")])
+    wider.compile(loss="binary_crossentropy", optimizer="adam")
+    with pytest.raises(ValueError, match=f"^restore: the checkpoint {tmp_path / 'run.backup'} was written by another "
+                                         f"model or optimizer \\(set_weights: "):
+        wider.fit(x, y, verbose=0, callbacks=[BackupAndRestore(tmp_path / "run.backup")])

@@ -102,6 +102,14 @@ def test_non_iterable_inputs():
         pad_sequences([[1], [2, 3], 7])
 
 
+@pytest.mark.parametrize("text", ["a wonderful film", b"raw bytes"])
+def test_a_text_among_the_sequences_is_refused_not_padded_as_characters(text):
+    with pytest.raises(ValueError) as error:
+        pad_sequences([[1, 2], text], dtype=object)
+    assert str(error.value) == (f"pad_sequences: the sequence at position 1 is a string, {text!r}; pad sequences "
+                                f"of ids (e.g. imdb.encode_text(text)), not texts")
+
+
 @pytest.mark.parametrize("sequences, arguments, message", [
     # int64 ids past int32's range would wrap around to negative ids
     ([[1], [2, 2**31]], {}, "pad_sequences: the sequence at position 1 holds 2147483648, outside the range of "

@@ -267,10 +267,10 @@ def test_plots_are_saved_and_a_missing_matplotlib_is_explained(tmp_path, capsys,
 def test_ctrl_c_stops_the_worker_processes_at_once(tmp_path):
     # The whole process group gets SIGINT, as from a terminal's Ctrl-C; the workers leave it to
     # the main process, which stops them and exits 130 instead of waiting for their runs.
-    command = [sys.executable, "-m", "tinyseq.apps.cli", "vanishing", "adding", "--quick", "--jobs", "2"]
+    command = [sys.executable, "-m", "tinyseq.apps.cli", "vanishing", "adding", "--jobs", "2"]  # minutes long
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
-    time.sleep(8)  # past the workers' start (spawned processes import numpy and tinyseq)
+    time.sleep(6)  # past the workers' start (spawned processes import numpy and tinyseq)
     assert process.poll() is None, "the run ended before it could be interrupted"
     os.killpg(process.pid, signal.SIGINT)
     try:

@@ -67,11 +67,12 @@ def get(identifier, loss=None, output_shape=None):
         ValueError: for an unknown name, or an "accuracy" that the loss cannot resolve.
     """
     if identifier in ("accuracy", "acc"):
+        loss_name = loss if loss is None or isinstance(loss, str) else getattr(loss, "__name__", repr(loss))
         loss = None if loss is None else losses.get(loss)
         if loss is losses.binary_crossentropy or (output_shape is not None and output_shape[-1] == 1):
             return binary_accuracy
         if loss is losses.sparse_categorical_crossentropy:
             return sparse_categorical_accuracy
-        raise ValueError(f"cannot tell which accuracy {identifier!r} means for loss {loss!r}; name it: "
+        raise ValueError(f"cannot tell which accuracy {identifier!r} means for loss {loss_name!r}; name it: "
                          f"{', '.join(_REGISTRY.entries)}")
     return _REGISTRY.get(identifier)

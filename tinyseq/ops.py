@@ -13,10 +13,11 @@ Composite functions built from these (softmax, logsumexp, ...) live in `tinyseq.
 from __future__ import annotations
 
 import functools
+import numbers
 
 import numpy as np
 
-from .tensor import ShapeError, Tensor, make_node
+from .tensor import ShapeError, Tensor, make_node, numeric_dtype
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",
            "relu", "abs", "maximum", "minimum", "clip", "where", "matmul", "sum", "mean", "max",
@@ -102,8 +103,8 @@ def neg(a):
 @primitive(1)
 def pow(a, exponent):
     """a ** exponent for a Python number `exponent` (tensor ** tensor: use exp(b * log(a)))."""
-    if isinstance(exponent, Tensor) or not np.isscalar(exponent):
-        raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}")
+    if not isinstance(exponent, numbers.Real) or isinstance(exponent, (bool, np.bool_)):
+        raise TypeError(f"pow: the exponent must be a Python number, got {exponent!r}")
     if exponent == 0:  # the derivative of a**0 is 0 everywhere, also at a = 0 (not 0 * inf)
         return np.ones_like(a), lambda g: (np.zeros_like(a),)
     return a ** exponent, lambda g: (g * exponent * a ** (exponent - 1),)
@@ -196,9 +197,9 @@ def where(condition, x, y):
 
 @primitive(1)
 def astype(a, dtype):
-    """Convert to another dtype. To a floating dtype the gradient is converted back; an
-    integer or boolean result has no gradient (it does not require grad)."""
-    return a.astype(dtype), lambda g: (g.astype(a.dtype),)
+    """Convert to another numeric dtype. To a floating dtype the gradient is converted back;
+    an integer or boolean result has no gradient (it does not require grad)."""
+    return a.astype(numeric_dtype(dtype, "astype")), lambda g: (g.astype(a.dtype),)
 
 
 # ---- matrix product ------------------------------------------------------------------
@@ -224,6 +225,32 @@ def matmul(a, b):
     return a @ b, backward
 
 
+# ---- axes ----------------------------------------------------------------------------
+def checked_axis(axis, shape, op, new_axis=False):
+    """`axis` (an int, or a tuple of ints for the reductions) with negative axes counted from
+    the end, after checking each is an integer axis of `shape`, named once.
+
+    Args:
+        new_axis: the axis is one the output adds (stack), so it may also be `len(shape)`.
+
+    Raises:
+        TypeError: for an axis that is not an integer (a float, a bool, a list, a string).
+        ShapeError: for an axis out of range or named twice; the message names `op` and `shape`.
+    """
+    ndim = len(shape) + new_axis
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for one in axes:
+        if not isinstance(one, (int, np.integer)) or isinstance(one, (bool, np.bool_)):
+            raise TypeError(f"{op}: axis must be an integer or a tuple of integers, got {axis!r}")
+        if not -ndim <= one < ndim:
+            raise ShapeError(f"{op}: axis {one} is out of range for shape {tuple(shape)} "
+                             f"(valid axes: {-ndim}..{ndim - 1})")
+    normalised = tuple(int(one) % ndim for one in axes)
+    if len(set(normalised)) != len(normalised):
+        raise ShapeError(f"{op}: axis {axis!r} names an axis twice (shape {tuple(shape)})")
+    return normalised if isinstance(axis, tuple) else normalised[0]
+
+
 # ---- reductions ----------------------------------------------------------------------
 def _unreduce(g, shape, axis, keepdims):
     """Broadcast a reduction's gradient back to the input's shape."""
@@ -235,12 +262,14 @@ def _unreduce(g, shape, axis, keepdims):
 @primitive(1)
 def sum(a, axis=None, keepdims=False):
     """Sum over `axis` (an int, a tuple, or None for all)."""
+    axis = None if axis is None else checked_axis(axis, a.shape, "sum")
     return a.sum(axis=axis, keepdims=keepdims), lambda g: (_unreduce(g, a.shape, axis, keepdims),)
 
 
 @primitive(1)
 def mean(a, axis=None, keepdims=False):
     """Mean over `axis` (an int, a tuple, or None for all)."""
+    axis = None if axis is None else checked_axis(axis, a.shape, "mean")
     out = a.mean(axis=axis, keepdims=keepdims)
     count = a.size // out.size if out.size else 1
     return out, lambda g: (_unreduce(g / count, a.shape, axis, keepdims),)
@@ -249,6 +278,7 @@ def mean(a, axis=None, keepdims=False):
 @primitive(1)
 def max(a, axis=None, keepdims=False):
     """Maximum over `axis`; tied maxima share the gradient equally."""
+    axis = None if axis is None else checked_axis(axis, a.shape, "max")
     top = a.max(axis=axis, keepdims=True)
     winners = a == top
     out = top if keepdims else (top.reshape(()) if axis is None else np.squeeze(top, axis))
@@ -263,6 +293,10 @@ def max(a, axis=None, keepdims=False):
 @primitive(1)
 def reshape(a, shape):
     """Same values, new shape (one dimension may be -1)."""
+    sizes = shape if isinstance(shape, (tuple, list)) else (shape,)
+    if any(not isinstance(size, (int, np.integer)) or isinstance(size, (bool, np.bool_)) or size < -1
+           for size in sizes):
+        raise TypeError(f"reshape: the shape must be whole numbers ≥ 0 (one may be -1), got {shape!r}")
     return a.reshape(shape), lambda g: (g.reshape(a.shape),)
 
 
@@ -336,14 +370,10 @@ def _stack(arrays, axis=0):
 
 
 def _check_same_shapes(arrays, op, except_axis=None):
-    if not arrays:
-        raise ValueError(f"{op}: needs at least one tensor")
     shapes = [list(x.shape) for x in arrays]
     if except_axis is not None:
         for shape in shapes:
-            if not -len(shape) <= except_axis < len(shape):
-                raise ShapeError(f"{op}: axis {except_axis} is out of range for shape {tuple(shape)}")
-            shape[except_axis] = None
+            shape[checked_axis(except_axis, shape, op)] = None
     if any(shape != shapes[0] for shape in shapes):
         raise ShapeError(f"{op}: shapes {', '.join(str(x.shape) for x in arrays)} do not match"
                          + (f" outside axis {except_axis}" if except_axis is not None else ""))
@@ -351,12 +381,22 @@ def _check_same_shapes(arrays, op, except_axis=None):
 
 def concat(tensors, axis=0):
     """Join tensors along an existing axis."""
-    return _concat(list(tensors), axis)
+    tensors = _some_tensors(tensors, "concat")
+    return _concat(tensors, checked_axis(axis, tensors[0].shape, "concat"))
 
 
 def stack(tensors, axis=0):
     """Join same-shape tensors along a new axis."""
-    return _stack(list(tensors), axis)
+    tensors = _some_tensors(tensors, "stack")
+    return _stack(tensors, checked_axis(axis, tensors[0].shape, "stack", new_axis=True))
+
+
+def _some_tensors(tensors, op):
+    """`tensors` as a non-empty list."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: needs at least one tensor, got none")
+    return tensors
 
 
 def split(x, sections, axis=-1, names=None):
@@ -365,22 +405,33 @@ def split(x, sections, axis=-1, names=None):
     Built from getitem, so each part's gradient flows back into its slice of `x`. `names`, one
     per part, label the parts in drawings: `z_i, z_f = split(z, 2, names=("z_i", "z_f"))`.
     """
-    if not -x.ndim <= axis < x.ndim:
-        raise ShapeError(f"split: axis {axis} is out of range for shape {x.shape}")
+    given_axis, axis = axis, checked_axis(axis, x.shape, "split")
     length = x.shape[axis]
-    if isinstance(sections, int):
+    if isinstance(sections, (int, np.integer)) and not isinstance(sections, (bool, np.bool_)):
         if sections <= 0 or length % sections:
-            raise ShapeError(f"split: cannot split axis {axis} of size {length} into {sections} equal parts")
+            raise ShapeError(f"split: cannot split axis {given_axis} of size {length} into {sections} equal parts")
         bounds = list(range(0, length + 1, length // sections))
     else:
-        bounds = [0, *sections, length]
+        bounds = [0, *_split_points(sections, length), length]
     if names is not None and len(names) != len(bounds) - 1:
         raise ValueError(f"split: {len(names)} names given for {len(bounds) - 1} parts")
-    prefix = (slice(None),) * (axis % x.ndim)
+    prefix = (slice(None),) * axis
     parts = [getitem(x, prefix + (slice(start, stop),)) for start, stop in zip(bounds, bounds[1:])]
     for part, name in zip(parts, names or ()):
         part.name = name
     return parts
+
+
+def _split_points(sections, length):
+    """`sections` as a list of increasing integer split points within [0, length]."""
+    if isinstance(sections, (str, bool, np.bool_)) or not hasattr(sections, "__iter__"):
+        raise TypeError(f"split: sections must be a number of equal parts or a list of split points, got {sections!r}")
+    points = list(sections)
+    whole = all(isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in points)
+    if not whole or any(not 0 <= p <= length for p in points) or points != sorted(points):
+        raise ShapeError(f"split: the split points {points} must be increasing integers within 0..{length} "
+                         f"(the size of the axis)")
+    return points
 
 
 # ---- embedding lookup ------------------------------------------------------------------
@@ -391,7 +442,7 @@ def embedding(weight, ids):
     Every id must lie in [0, vocabulary size); anything else raises IndexError naming the id,
     its position and the vocabulary size (nothing wraps around, unlike numpy's negatives).
     The backward sums the gradients of repeated ids with one sort and `np.add.reduceat`,
-    several times faster than `np.add.at` (see benchmarks/embedding_backward.py).
+    rather than `np.add.at` (`benchmarks/README.md` compares the two).
     """
     vocabulary = weight.shape[0]
     ids = checked_ids(ids, vocabulary, "embedding", "id", f"the vocabulary of size {vocabulary}")
@@ -431,7 +482,7 @@ def checked_ids(values, limit, op, noun, collection):
     if bad.any():
         position = tuple(int(i) for i in np.argwhere(bad)[0])
         value = values[position].item()
-        shown = int(value) if np.isfinite(value) else value
+        shown = int(value) if np.isfinite(value) and abs(value) < 2 ** 63 else value  # 1e300, not its 301 digits
         raise IndexError(f"{op}: {noun} {shown} at position {position} is outside "
                          f"{collection} (valid {noun}s: 0..{limit - 1})")
     return values.astype(np.int64)

@@ -19,6 +19,8 @@ import contextlib
 
 import numpy as np
 
+from . import checks
+
 _grad_enabled = True
 _scope: tuple[str, ...] = ()  # the name-scope path that new ops are tagged with
 
@@ -55,10 +57,11 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = as_array(data, dtype)
+        requires_grad = checks.boolean(requires_grad, "requires_grad", "tensor")
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"tensor: requires_grad needs a floating-point dtype, got {self.data.dtype}")
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self.parents = ()
         self.backward_fn = None
         self.op = "leaf"
@@ -246,19 +249,32 @@ def as_array(data, dtype=None):
     otherwise; numpy floating arrays keep their dtype; integer and boolean arrays become float32."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"tensor: {dtype!r} is not a dtype") from None
-        if dtype.kind not in "biuf":
-            raise TypeError(f"tensor: dtype {dtype} is not numeric (use a float or integer dtype)")
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
+    try:
+        if dtype is not None:
+            return np.asarray(data, dtype=numeric_dtype(dtype, "tensor"))
+        array = np.asarray(data)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(f"tensor: the data is ragged (nested lists of different lengths), so it is not "
+                         f"an array: {str(data)[:60]}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"tensor: data of dtype {array.dtype} is not numeric: {str(data)[:60]}")
     keep = isinstance(data, (np.ndarray, np.generic)) and array.dtype.kind == "f"
     return array if keep else array.astype(np.float32)
+
+
+def numeric_dtype(dtype, op):
+    """`dtype` as a numpy dtype, after checking it is one and is numeric (bool, int or float).
+
+    Raises:
+        TypeError: naming `op` and the dtype given.
+    """
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: {dtype!r} is not a dtype") from None
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{op}: dtype {dtype} is not numeric (use a float or integer dtype)")
+    return dtype
 
 
 def _value(x):

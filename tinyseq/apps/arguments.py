@@ -95,8 +95,12 @@ def unwritable_reason(path):
     sees read-only file systems and permissions as the writer will.
     """
     path = os.fspath(path)
+    if not path.strip():
+        return "the file name is empty"
     if os.path.isdir(path):
         return f"{path} is a folder; give a file name, e.g. {os.path.join(path, 'out')}"
+    if path.endswith(os.sep):
+        return f"{path} names a folder (it ends in {os.sep}); give a file name"
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         return f"cannot write {path}: the folder {folder} does not exist"
@@ -108,3 +112,18 @@ def unwritable_reason(path):
     except OSError as error:
         return f"cannot write {path}: the folder {folder} does not accept new files ({error.strerror})"
     return None
+
+
+def distinct_files(**flags):
+    """Refuse (CommandError) two flags that name the same file, e.g. `--results` and `--output`,
+    where one would overwrite the other. `flags` maps each flag's name (`results`) to its path
+    or None (not given)."""
+    seen = {}
+    for flag, path in flags.items():
+        if path is None:
+            continue
+        key, flag = os.path.realpath(path), flag.replace("_", "-")
+        if key in seen:
+            raise CommandError(f"--{seen[key]} and --{flag} both name {path}; one would overwrite the other: "
+                               f"give them different files")
+        seen[key] = flag

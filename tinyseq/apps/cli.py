@@ -9,12 +9,15 @@
 
 Each application (apps/imdb.py, apps/graph.py, ...) adds its own subcommand. Errors all end
 here: a user's mistake is one line on stderr, `tinyseq <command>: <what is wrong>`, and exit
-code 2 (a failed check 1); Ctrl-C is exit code 130. `--debug` shows the Python traceback instead.
+code 2 (a failed check 1); Ctrl-C (and SIGTERM, handled as Ctrl-C) is exit code 130.
+`--debug` shows the Python traceback instead.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from .arguments import CommandError, Parser
 from .demo import add_demo_parser
@@ -51,10 +54,23 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args, extras = build_parser().parse_known_args(argv)
     except SystemExit as stop:  # --help, or a bad command line (already reported in one line)
         return stop.code
+    if extras:
+        # argparse takes the words of a list of positionals (predict's texts) only up to the first
+        # option; later ones come back here: `imdb predict MODEL --data PATH "a text"`.
+        if hasattr(args, "text") and not any(word.startswith("-") and word != "-" for word in extras):
+            args.text = [*args.text, *extras]
+        else:
+            print(f"{args.prog}: unrecognized arguments: {' '.join(extras)} (see `{args.prog} --help`)",
+                  file=sys.stderr)
+            return 2
     args.argv = argv  # for commands that print how to run them again (imdb train's --resume)
+    # A polite stop (kill, a scheduler's time limit) is treated as Ctrl-C: training stops after
+    # the batch and keeps its checkpoint, and nothing is left half-written.
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous_sigterm = signal.signal(signal.SIGTERM, _as_ctrl_c) if in_main_thread else None
     try:
         return args.run(args)
     except (Exception, KeyboardInterrupt) as error:
@@ -63,6 +79,14 @@ def main(argv=None):
         message, status = _explained(error)
         print(f"{args.prog}: {message}", file=sys.stderr)
         return status
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _as_ctrl_c(signum, frame):
+    """Pass SIGTERM on as SIGINT, to whichever Ctrl-C handler is active (`fit` has its own)."""
+    signal.raise_signal(signal.SIGINT)
 
 
 def _explained(error):

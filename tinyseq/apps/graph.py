@@ -17,6 +17,8 @@ from .arguments import CommandError, at_least, positive_int, runs, unwritable_re
 DEFAULT_SCALE = (-5.0, 0.0)
 # Past this many steps an op-level heatmap is too wide to read; --compact is suggested instead.
 COMPACT_ABOVE = 20
+# Past this many steps Graphviz takes minutes to hours to lay out every op (100 steps: ~20 s).
+MAX_GRAPH_STEPS = 200
 
 EPILOG = """\
 examples:
@@ -163,7 +165,8 @@ def graph_command(args):
 
 def check_drawing_options(args):
     """Raise CommandError for options that do not go together: --concept draws one step of an
-    LSTM or GRU; --compact needs several steps; --compare only adds rows to --compact."""
+    LSTM or GRU; --compact needs several steps; --compare only adds rows to --compact; a graph
+    of every op has at most MAX_GRAPH_STEPS steps."""
     if args.concept:
         if args.cell not in DIAGRAMS:
             raise CommandError(f"--concept draws an LSTM or GRU cell ({', '.join(DIAGRAMS)}); a simple "
@@ -175,6 +178,9 @@ def check_drawing_options(args):
                            "e.g. --steps 50")
     if args.compare and not args.compact:
         raise CommandError("--compare adds rows to a --compact drawing: add --compact --steps N")
+    if args.steps > MAX_GRAPH_STEPS and not args.compact:
+        raise CommandError(f"--steps {args.steps}: a graph of every op can show at most {MAX_GRAPH_STEPS} steps "
+                           f"(Graphviz would take hours to lay it out); --compact draws one box per step")
 
 
 def save(graph, path):

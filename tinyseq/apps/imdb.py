@@ -9,9 +9,8 @@ tinyseq changes one thing in the recipe, unless told not to: Adam's learning rat
 the walkthrough's) falls linearly to 0 over the last epoch (`walkthrough_optimizer`).
 
 A run keeps what it has earned: a checkpoint `OUTPUT.backup` is written every epoch and on
-Ctrl-C, beside a record of the run's settings (`OUTPUT.backup.json`), and removed only once
-the model file is written. `--resume` continues from it exactly, and refuses settings that
-would not continue exactly.
+Ctrl-C, holding the run's settings too, and removed only once the model file is written.
+`--resume` continues from it exactly, and refuses settings that would not continue exactly.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from ..datasets.aclimdb import DatasetError
 from ..files import atomic_write
 from ..models.callbacks import BackupAndRestore, Callback, NonFiniteLossError, TerminateOnNaN
 from ..models.loading import load_model
+from ..models.saving import read_metadata
 from ..models.sequential import Sequential
 from ..nn import activations
 from ..nn.core import Dense, Embedding
@@ -42,8 +42,8 @@ from ..nn.recurrent import LSTM
 from ..optimizers import Adam
 from ..preprocessing.sequence import pad_sequences
 from ..schedules import LinearDecay
-from .arguments import CommandError, at_least, existing_path, positive_int, readable_file, runs, \
-    unwritable_reason, writable_file
+from .arguments import CommandError, at_least, distinct_files, existing_path, positive_int, readable_file, \
+    runs, unwritable_reason, writable_file
 
 WALKTHROUGH_SENTENCES = ("i really liked the movie and had fun", "professional disappointment")
 
@@ -52,7 +52,8 @@ def build_seed_model(num_words=5000, maxlen=500, embedding_size=32, units=100, m
     """The walkthrough's model, compiled as it compiles it (with `optimizer`, by default "adam").
 
     With `mask_zero`, padding (id 0) is masked: the LSTM carries its state over padded steps,
-    so it runs each review from its first word on (an IMDB epoch about 1.6 times as fast).
+    so it runs each review from its first word on (`benchmarks/README.md` times an epoch with and
+    without it).
     """
     model = Sequential([Embedding(num_words, embedding_size, input_length=maxlen, mask_zero=mask_zero),
                         LSTM(units), Dense(1, activation="sigmoid")])
@@ -110,9 +111,11 @@ class EpochTimer(Callback):
         self.seconds = []
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Note when the epoch starts."""
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Record the seconds since the epoch started."""
         self.seconds.append(time.perf_counter() - self.start)
 
 
@@ -213,20 +216,18 @@ def _shown(value):
     return value
 
 
-def check_resumable(record, checkpoint, settings):
-    """Refuse (CommandError) to resume `checkpoint` with settings other than those in `record`."""
+def check_resumable(checkpoint, settings):
+    """Refuse (CommandError) to resume `checkpoint` with settings other than those stored in it."""
     try:
         load_model(checkpoint, compile=False)
+        saved = read_metadata(checkpoint)
     except (OSError, ValueError) as error:
         raise CommandError(f"--resume: the checkpoint {checkpoint} cannot be read "
                            f"({str(error).removeprefix('load_model: ')}); delete it to start over") from None
-    try:
-        with open(record, encoding="utf-8") as file:
-            saved = json.load(file)
-    except (OSError, ValueError):  # missing or damaged: the checkpoint itself is still good
-        print(f"Note: the record of the checkpoint's settings, {record}, is missing or damaged; resuming "
-              f"without checking them.", file=sys.stderr)
-        return
+    if not isinstance(saved, dict):
+        raise CommandError(f"--resume: the checkpoint {checkpoint} does not record the settings it was made with "
+                           f"(another program or an older tinyseq wrote it), so resuming it cannot be checked; "
+                           f"delete it to start over")
     differences = settings_differences(saved, settings)
     if differences:
         raise CommandError(f"--resume: the settings differ from the checkpoint's: {'; '.join(differences)}. "
@@ -243,9 +244,9 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
     learning rate constant, as the walkthrough does (see `walkthrough_optimizer`).
 
     A checkpoint of the run is kept at `output + ".backup"` (every epoch, and on Ctrl-C), with
-    the run's settings beside it in `output + ".backup.json"`; both are removed once the model
-    file is written. With `resume=True` training continues from the checkpoint to exactly the
-    weights of an uninterrupted run. Training stops at the first non-finite loss.
+    the run's settings stored in it; it is removed once the model file is written. With
+    `resume=True` training continues from the checkpoint to exactly the weights of an
+    uninterrupted run. Training stops at the first non-finite loss.
 
     Raises:
         CommandError: `output` cannot be written; a checkpoint is in the way (or missing, with
@@ -253,7 +254,7 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
             the loss became NaN or infinite (the last good checkpoint is kept).
         KeyboardInterrupt: Ctrl-C; the checkpoint is kept when training had not finished.
     """
-    checkpoint, record = f"{output}.backup", f"{output}.backup.json"
+    checkpoint = f"{output}.backup"
     problem = unwritable_reason(output)
     if problem:
         raise CommandError(f"--output: {problem}")
@@ -269,9 +270,7 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
                 "mask_zero": mask_zero, "bucket_by_length": bucket_by_length,
                 "constant_learning_rate": not decay_learning_rate, "data": data_checksum(x_train, y_train)}
     if resume:
-        check_resumable(record, checkpoint, settings)
-    with atomic_write(record, "w", encoding="utf-8") as file:
-        json.dump(settings, file, indent=1)
+        check_resumable(checkpoint, settings)
     if verbose:
         print(f"{len(x_train)} train sequences, {len(x_test)} test sequences, padded to {x_train.shape[1]}")
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
@@ -285,15 +284,15 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
         history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=epochs,
                             batch_size=batch_size, verbose=verbose, bucket_by_length=bucket_by_length,
                             callbacks=[TerminateOnNaN(raise_error=True),
-                                       BackupAndRestore(checkpoint, delete_checkpoint=False), timer])
+                                       BackupAndRestore(checkpoint, delete_checkpoint=False, metadata=settings),
+                                       timer])
     except NonFiniteLossError as error:
         kept = (f"the last good checkpoint is kept at {checkpoint} (--resume repeats the same steps)"
                 if os.path.exists(checkpoint) else "no epoch had finished, so there is no checkpoint")
         raise CommandError(f"the loss became {error.loss} in epoch {error.epoch}, batch {error.batch}: training "
                            f"stopped there; {kept}. Another --seed may avoid it") from None
     model.save(output)
-    for finished in (checkpoint, record):
-        os.remove(finished)
+    os.remove(checkpoint)
     try:
         loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
         probabilities = predict_texts(model, WALKTHROUGH_SENTENCES, path=path)
@@ -356,7 +355,7 @@ def add_train_parser(actions):
                        help="seeds the initial weights and the shuffling, so a run repeats exactly (default 0)")
     train.add_argument("--mask-zero", action="store_true",
                        help="mask the padding: the LSTM ignores it and runs each review from its first word "
-                            "(an epoch about 1.6 times as fast; default: off, as the walkthrough)")
+                            "(default: off, as the walkthrough)")
     train.add_argument("--bucket", action="store_true",
                        help="batch reviews of similar length together (seeded): with --mask-zero, fewer steps run; "
                             "other reviews share a batch, so training takes another path (default: off)")
@@ -394,6 +393,7 @@ def run_train(args):
         CommandError: see `train_seed_model`.
         KeyboardInterrupt: Ctrl-C, its message saying how to resume when a checkpoint was kept.
     """
+    distinct_files(output=args.output, results=args.results, data=args.data)
     sizes = dict(QUICK if args.quick else FULL)
     if args.maxlen is not None:
         sizes["maxlen"] = args.maxlen
@@ -447,11 +447,14 @@ def read_texts(arguments, file=None):
                                "(one per line)")
     name = "standard input" if file in (None, "-") else file
     try:
+        # Bytes decoded strictly: in a C locale Python would otherwise let binary input through
+        # as text (surrogate escapes) and rate it.
         if name == "standard input":
-            lines = sys.stdin.read().splitlines()
+            raw = sys.stdin.buffer.read()
         else:
-            with open(file, encoding="utf-8") as text_file:
-                lines = text_file.read().splitlines()
+            with open(file, "rb") as text_file:
+                raw = text_file.read()
+        lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as error:
         raise CommandError(f"{name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     texts = [line.strip() for line in lines if line.strip()]

@@ -53,9 +53,9 @@ Checks (see :mod:`tinyseq.datasets.aclimdb`)
     do; a damaged dataset never loads as a smaller one.
 
 Cache
-    Parsing 50,000 text files takes several seconds, so the result (the rank
-    of every token of every review, the labels, the counts and the ranked
-    vocabulary) is saved in the cache directory, in one ``imdb-<key>.npz``
+    Parsing 50,000 text files is slow next to reading one array file, so the
+    result (the rank of every token of every review, the labels, the counts
+    and the ranked vocabulary) is saved in the cache directory, in one ``imdb-<key>.npz``
     file written only once complete and checked. The key depends on the
     data's location, size and modification time (for a folder: those of its
     ``train|test/neg|pos`` sub-folders), and on a format version. A cache that
@@ -585,6 +585,7 @@ class _TextProgressBar:
         print(file=sys.stderr)
 
     def update(self, size):
+        """Count `size` more bytes as downloaded and redraw the line."""
         self.done += size
         print(f"\r{ARCHIVE_NAME}: {self.done / 1e6:.1f} / {self.total / 1e6:.1f} MB "
               f"({100 * self.done / self.total:.0f}%)", end="", file=sys.stderr, flush=True)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import os
+import string
 import warnings
 
 import numpy as np
 
 from .. import checks
-from .saving import check_savable, restore_checkpoint, save_model
+from .saving import check_savable, checked_metadata, restore_checkpoint, save_model
 
 
 class Callback:
@@ -68,9 +69,11 @@ class History(Callback):
         self.history, self.epoch = {}, []
 
     def on_train_begin(self, logs=None):
+        """Share the model's record of metrics, which `fit` fills in every epoch."""
         self.history = self.model.training_state.history  # restored runs keep earlier epochs
 
     def on_epoch_end(self, epoch, logs=None):
+        """List `epoch` (0-based) as done."""
         self.epoch.append(epoch)
 
 
@@ -107,6 +110,7 @@ class TerminateOnNaN(Callback):
         self.raise_error = checks.boolean(raise_error, "raise_error", "TerminateOnNaN")
 
     def on_train_batch_end(self, batch, logs=None):
+        """Stop training (or raise NonFiniteLossError) if the running loss is NaN or infinite."""
         loss = (logs or {}).get("loss")
         if loss is None or math.isfinite(loss):
             return
@@ -115,6 +119,15 @@ class TerminateOnNaN(Callback):
             raise NonFiniteLossError(epoch, batch, loss)
         print(f"Epoch {epoch}, batch {batch}: the loss is {loss}; stopping training.", flush=True)
         self.model.stop_training = True
+
+
+def _file_path(path, argument, where):
+    """`path` as a string, after checking it does not name a folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{where}: {argument} {path} is a folder; give a file name, e.g. "
+                         f"{os.path.join(path, 'model.tinyseq')}")
+    return path
 
 
 def _non_finite_part(model, logs):
@@ -157,15 +170,25 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.filepath, self.monitor = os.fspath(filepath), monitor
+        self.filepath, self.monitor = _file_path(filepath, "filepath", "ModelCheckpoint"), monitor
         self.save_best_only = checks.boolean(save_best_only, "save_best_only", "ModelCheckpoint")
         self.mode = checks.one_of(mode, "mode", "ModelCheckpoint", ("auto", "min", "max"))
         self.best = None
 
     def on_train_begin(self, logs=None):
+        """Refuse, before any training, a model that could not be loaded back from its file, and a
+        `filepath` naming a value that no epoch has (a misspelt field)."""
         check_savable(self.model)
+        names = ["loss", *self.model.metric_names]
+        known = {"epoch", *names, *(f"val_{name}" for name in names)}
+        for _, field_name, _, _ in string.Formatter().parse(self.filepath):
+            if field_name is not None and field_name.split(".")[0].split("[")[0] not in known:
+                raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names {{{field_name}}}, which is not "
+                                 f"one of the values an epoch has: {', '.join(sorted(known))}")
 
     def on_epoch_end(self, epoch, logs=None):
+        """Save the model to `filepath` (formatted with the epoch and `logs`), unless something is not
+        finite or, with `save_best_only`, `monitor` did not improve."""
         logs = logs or {}
         problem = _non_finite_part(self.model, logs)
         if problem:
@@ -199,9 +222,11 @@ class EarlyStopping(Callback):
         self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
+        """Forget any earlier run's best value and count of epochs without improvement."""
         self.best, self.best_weights, self.wait = None, None, 0
 
     def on_epoch_end(self, epoch, logs=None):
+        """Note whether `monitor` improved; stop training after `patience` epochs without."""
         current = _monitored(logs or {}, self.monitor, "EarlyStopping")
         if _improved(self.mode, self.monitor, current, self.best, self.min_delta):
             self.best, self.wait = current, 0
@@ -214,6 +239,7 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Put back the best epoch's weights, with `restore_best_weights`."""
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
@@ -233,14 +259,18 @@ class BackupAndRestore(Callback):
     Args:
         path: the checkpoint file.
         delete_checkpoint: remove it after training finishes.
+        metadata: a dict of JSON data stored in every checkpoint (e.g. the settings the run was
+            started with, to compare before resuming); `read_metadata(path)` returns it.
     """
 
-    def __init__(self, path, delete_checkpoint=True):
-        self.path = os.fspath(path)
+    def __init__(self, path, delete_checkpoint=True, metadata=None):
+        self.path = _file_path(path, "path", "BackupAndRestore")
         self.delete_checkpoint = checks.boolean(delete_checkpoint, "delete_checkpoint", "BackupAndRestore")
+        self.metadata = None if metadata is None else checked_metadata(metadata, "BackupAndRestore")
         self.diverged = False
 
     def on_train_begin(self, logs=None):
+        """Resume from the checkpoint if there is one; otherwise refuse a model that cannot be saved."""
         self.diverged = False
         if os.path.exists(self.path):
             restore_checkpoint(self.model, self.path)
@@ -256,18 +286,21 @@ class BackupAndRestore(Callback):
             warnings.warn(f"BackupAndRestore: not saving a checkpoint: {problem}; {self.path} keeps "
                           f"the last good state", RuntimeWarning)
             return False
-        save_model(self.model, self.path, include_training_state=True)
+        save_model(self.model, self.path, include_training_state=True, metadata=self.metadata)
         return True
 
     def on_epoch_end(self, epoch, logs=None):
+        """Write the checkpoint (see `save`)."""
         self.save(logs)
 
     def on_train_interrupt(self, logs=None):
+        """Write the checkpoint and say how to continue from it."""
         if self.save(logs):
             print(f"Saved a checkpoint of this run to {self.path}; run the same fit (or command with "
                   f"--resume) to continue exactly where it stopped.", flush=True)
 
     def on_train_end(self, logs=None):
+        """Delete the checkpoint (with `delete_checkpoint`), unless the run diverged."""
         if self.delete_checkpoint and not self.diverged and os.path.exists(self.path):
             os.remove(self.path)
 

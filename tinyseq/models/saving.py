@@ -1,8 +1,10 @@
 """Saving and loading models: one zip file, no pickle, written atomically.
 
 Inside the file:
-    tinyseq.json        format name and version, the model's config, compile settings, and the
-                        structure of the optimizer state / training state with arrays referenced
+    tinyseq.json        format name and version, the model's config, compile settings, the
+                        structure of the optimizer state / training state with arrays referenced,
+                        and the caller's metadata (e.g. the settings a checkpointed run was
+                        started with), if any
     arrays/N.npy        every array (weights first), in numpy's own format, loaded with
                         allow_pickle=False
 
@@ -33,7 +35,7 @@ FORMAT = "tinyseq-model"
 VERSION = 1
 
 
-def save_model(model, path, include_training_state=False):
+def save_model(model, path, include_training_state=False, metadata=None):
     """Write `model` to `path` (atomically: a temporary file renamed over the target).
 
     Args:
@@ -41,13 +43,41 @@ def save_model(model, path, include_training_state=False):
         path: the file to write; any suffix.
         include_training_state: also store where `fit` is (epoch, batch, shuffled order,
             running sums, history) and the random generator's state, for exact resumption.
+        metadata: a dict of JSON data (strings, numbers, booleans, None, lists, dicts) stored in
+            the file with the model, read back by `read_metadata`.
 
     Raises:
         ValueError: before writing anything, for a part `load_model` could not rebuild: a layer
-            class, loss, metric, optimizer, schedule, activation or initialiser of your own.
+            class, loss, metric, optimizer, schedule, activation or initialiser of your own; or
+            for metadata that is not JSON data.
     """
     document, arrays = _document(model, include_training_state)
+    if metadata is not None:
+        document["metadata"] = checked_metadata(metadata, "save_model")
     _write(path, document, arrays)
+
+
+def checked_metadata(metadata, where):
+    """`metadata` itself, after checking it is a dict that JSON stores and reads back unchanged."""
+    try:
+        same = isinstance(metadata, dict) and json.loads(json.dumps(metadata, allow_nan=False)) == metadata
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise ValueError(f"{where}: metadata must be a dict of JSON data (string keys; strings, finite numbers, "
+                         f"booleans, None, lists and dicts), got {str(metadata)[:80]}")
+    return metadata
+
+
+def read_metadata(path):
+    """The metadata stored in the model file at `path` by `save_model(..., metadata=...)`, or
+    None if none was stored.
+
+    Raises:
+        FileNotFoundError, ValueError: as `load_model`, for a missing or damaged file.
+    """
+    with open_model_file(path) as (document, _):
+        return document.get("metadata")
 
 
 def check_savable(model):
@@ -185,10 +215,15 @@ def restore_checkpoint(model, path):
     with open_model_file(path) as (document, unstash):
         if not document.get("training_state"):
             raise ValueError(f"restore: {path} holds a model but no training state to resume from")
-        if not model.built:
-            model.build(tuple(document["input_shape"]))
-        model.set_weights(unstash(document["weights"]))
-        model.optimizer.load_state_dict(unstash(document["compile"]["optimizer"]["state"]))
+        try:
+            if not model.built:
+                model.build(tuple(document["input_shape"]))
+            model.set_weights(unstash(document["weights"]))
+            model.optimizer.load_state_dict(unstash(document["compile"]["optimizer"]["state"]))
+        except ValueError as error:
+            raise ValueError(f"restore: the checkpoint {path} was written by another model or optimizer "
+                             f"({error}); resume with the same model and compile settings, or delete the "
+                             f"checkpoint to start afresh") from None
         saved = unstash(document["training_state"])
     random.set_state(saved.pop("random"))
     model.training_state = TrainingState(**saved)

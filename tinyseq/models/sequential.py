@@ -211,8 +211,9 @@ class Sequential(Module):
                 Only which samples share a batch changes, not the model or its maths. See
                 `length_bucketed_order` for the order and what it does to accuracy.
 
-        Ctrl-C stops after the current batch, lets callbacks react (BackupAndRestore saves a
-        checkpoint) and raises KeyboardInterrupt; a second Ctrl-C stops at once. A callback
+        Ctrl-C stops after the current batch (during validation: once the epoch has ended, the
+        last epoch's too), lets callbacks react (BackupAndRestore saves a checkpoint) and raises
+        KeyboardInterrupt; a second Ctrl-C stops at once. A callback
         stops training after a batch by setting `model.stop_training` (see `TerminateOnNaN`).
 
         Raises:
@@ -275,9 +276,7 @@ class Sequential(Module):
                     bar.update(state.batch, running)
                     callback_list.on_train_batch_end(state.batch, running)
                     if interrupted():
-                        callback_list.on_train_interrupt()
-                        raise KeyboardInterrupt(f"training interrupted in epoch {state.epoch + 1}, "
-                                                f"after batch {state.batch} of {steps}")
+                        _interrupt(callback_list, f"in epoch {state.epoch + 1}, after batch {state.batch} of {steps}")
                     if self.stop_training:
                         break  # the epoch ends here: its logs cover the batches done
                 logs = state.averages()
@@ -290,6 +289,8 @@ class Sequential(Module):
                 epoch = state.epoch
                 state.start_next_epoch()
                 callback_list.on_epoch_end(epoch, logs)
+                if interrupted():  # Ctrl-C during validation or the epoch's callbacks: also the last epoch's
+                    _interrupt(callback_list, f"after epoch {epoch + 1} of {epochs}")
         callback_list.on_train_end()
         return self.history
 
@@ -325,9 +326,7 @@ class Sequential(Module):
 
     def predict(self, x, batch_size=32, verbose="auto"):
         """The model's outputs for `x`, computed in inference mode (no dropout), as a numpy array."""
-        x = np.asarray(x)
-        if x.ndim == 0 or len(x) == 0:
-            raise ValueError(f"predict: no samples (x has shape {x.shape})")
+        x = _check_samples(x, "x", "predict", min_ndim=2)
         batch_size = checks.positive_int(batch_size, "batch_size", "predict")
         verbose = checks.one_of(verbose, "verbose", "predict", VERBOSE_CHOICES)
         batches = list(self._predict_batches(x, batch_size, verbose))
@@ -408,11 +407,8 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
     a batch of long ones another, so buckets change the training, not only its speed. Taking
     the pools in turn, every `BUCKET_POOL_BATCHES` consecutive steps see every range of lengths
     once, and an epoch cannot end on a streak of one length. And the smaller the pool, the more
-    each batch looks like a random one. Measured on IMDB's seed model (2 epochs, mask_zero,
-    Adam at a constant 0.001, 11 seeds each, test accuracy): random batches mean 87.0 % (84.6 to
-    88.3 %); pools of 2 in turn 86.7 % (84.9 to 87.8 %), while running 338 of the 500 steps per
-    batch; pools of 8 in turn 85.8 % (78.7 to 88.0 %, 247 steps), as some runs met a loss spike
-    late in training and did not recover. See benchmarks/README.md.
+    each batch looks like a random one. `benchmarks/README.md` compares the test accuracy of
+    random batches and of pools of 2 and of 8 on IMDB's seed model.
 
     Every draw comes from the seeded generator (`tinyseq.random`), and `fit` keeps the order
     in its `TrainingState`, so a checkpointed epoch resumes exactly. Without `shuffle` nothing
@@ -438,14 +434,33 @@ def length_bucketed_order(lengths, batch_size, shuffle=True):
 
 
 def _check_pair(x, y, method):
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"{method}: x and y must be arrays of samples, got shapes {x.shape} and {y.shape}")
+    """x and y as arrays of the same number of samples (see `_check_samples`)."""
+    x, y = _check_samples(x, "x", method, min_ndim=2), _check_samples(y, "y", method, min_ndim=1)
     if len(x) != len(y):
         raise ValueError(f"{method}: x has {len(x)} samples but y has {len(y)}")
-    if len(x) == 0:
-        raise ValueError(f"{method}: no samples")
     return x, y
+
+
+def _check_samples(data, argument, method, min_ndim):
+    """`data` as a numpy array of at least one sample, after checking that it holds finite numbers
+    in at least `min_ndim` axes (inputs have a sample axis and at least one more)."""
+    try:
+        array = np.asarray(data)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(f"{method}: {argument} is ragged (its samples have different shapes); pad the "
+                         f"sequences to one length first, e.g. with pad_sequences") from None
+    if array.dtype.kind not in "biufO":
+        raise ValueError(f"{method}: {argument} must hold numbers, got an array of dtype {array.dtype}")
+    if array.ndim < min_ndim:
+        axes = "(samples, ...)" if min_ndim == 2 else "(samples,)"
+        raise ValueError(f"{method}: {argument} must have at least {min_ndim} axes {axes}, got shape {array.shape}")
+    if len(array) == 0:
+        raise ValueError(f"{method}: no samples ({argument} has shape {array.shape})")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        position = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{method}: {argument} holds {array[position]} at position {position}; "
+                         f"inputs and targets must be finite numbers")
+    return array
 
 
 def _check_callbacks(callbacks):
@@ -458,6 +473,12 @@ def _check_callbacks(callbacks):
         if not isinstance(callback, Callback):
             raise ValueError(f"fit: callbacks must be Callback objects, got {callback!r}")
     return list(callbacks)
+
+
+def _interrupt(callback_list, where):
+    """Let the callbacks react to Ctrl-C (BackupAndRestore saves), then stop `fit`."""
+    callback_list.on_train_interrupt()
+    raise KeyboardInterrupt(f"training interrupted {where}")
 
 
 class _stop_on_first_ctrl_c:

@@ -79,6 +79,9 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     sample_shape = ()  # shape of one time step, taken from the first non-empty sequence
     found_sample = False
     for position, seq in enumerate(sequences):
+        if isinstance(seq, (str, bytes)):  # a text, not yet turned into ids
+            raise ValueError(f"pad_sequences: the sequence at position {position} is a string, {seq[:40]!r}; "
+                             f"pad sequences of ids (e.g. imdb.encode_text(text)), not texts")
         try:
             lengths.append(len(seq))
         except TypeError as error:
