@@ -291,3 +291,9 @@ def test_set_weights_checks_count_and_shapes():
     wrong = [np.zeros((3, 12)), np.zeros((4, 16)), np.zeros(16)]
     with pytest.raises(ValueError, match=r"cell.kernel: expected shape \(3, 16\), got \(3, 12\)"):
         layer.set_weights(wrong)
+
+
+@pytest.mark.parametrize("flag", ["return_sequences", "return_state", "go_backwards"])
+def test_recurrent_flags_must_be_booleans(flag):
+    with pytest.raises(ValueError, match=rf"lstm: {flag} must be True or False, got .no."):
+        LSTM(4, **{flag: "no"})

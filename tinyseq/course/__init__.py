@@ -27,6 +27,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from ..viz.drawing import INSTALL_HINT, GraphvizNotFoundError
+
 __all__ = ["FIGURE_FOLDER", "load_result", "pick", "result_names", "show", "table",
            "use_plain_matplotlib"]
 
@@ -202,7 +204,11 @@ def _svg_of(figure):
         figure.savefig(buffer, format="svg", bbox_inches="tight")
         text = buffer.getvalue()
     elif hasattr(figure, "pipe"):  # graphviz
-        text = figure.pipe(format="svg", encoding="utf-8")
+        import graphviz
+        try:
+            text = figure.pipe(format="svg", encoding="utf-8")
+        except graphviz.ExecutableNotFound:
+            raise GraphvizNotFoundError(f"show: {INSTALL_HINT}") from None
     else:
         raise TypeError(f"show: expected a matplotlib figure or a graphviz graph, got {type(figure).__name__}")
     start = text.find("<svg")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import checks, ops
 from ..tensor import ShapeError, Tensor
 from .cells import GRUCell, LSTMCell, SimpleRNNCell
 from .core import Layer
@@ -69,9 +69,9 @@ class RNN(Layer):
             raise ValueError(f"{self.name}: implementation='fused' is not possible: "
                              f"{fused_support_problem(cell)}; use implementation='cells'")
         self.cell = cell
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
+        self.return_sequences = checks.boolean(return_sequences, "return_sequences", self.name)
+        self.return_state = checks.boolean(return_state, "return_state", self.name)
+        self.go_backwards = checks.boolean(go_backwards, "go_backwards", self.name)
         self.implementation = implementation
 
     @property
