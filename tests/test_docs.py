@@ -260,8 +260,7 @@ def _imdb_data():
     archive = ROOT.parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"
     if not os.environ.get("TINYSEQ_DATA") and archive.is_file():
         os.environ["TINYSEQ_DATA"] = str(archive)
-    cache = Path(os.environ.get("TINYSEQ_CACHE", Path.home() / ".cache" / "tinyseq"))
-    return bool(os.environ.get("TINYSEQ_DATA")) or any(cache.glob("imdb-*.npz"))
+    return bool(os.environ.get("TINYSEQ_DATA"))
 
 
 def test_output_capture_keeps_order_and_escapes_text():
