@@ -366,3 +366,10 @@ def test_pow_refuses_an_exponent_that_is_not_a_number(exponent):
 def test_dtypes_data_and_shapes_that_are_not_numbers_are_refused_by_name(make, error, message):
     with pytest.raises(error, match=re.escape(message)):
         make()
+
+
+def test_text_data_is_not_reported_as_ragged():
+    with pytest.raises(TypeError, match=r"^tensor: the data is not numeric \(could not convert string"):
+        ts.tensor(["a", "b"], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"^tensor: the data is ragged"):
+        ts.tensor([[1.0, 2.0], [3.0]])

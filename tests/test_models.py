@@ -691,3 +691,10 @@ def test_a_checkpoint_of_another_model_is_refused_naming_the_checkpoint(tmp_path
     with pytest.raises(ValueError, match=f"^restore: the checkpoint {tmp_path / 'run.backup'} was written by another "
                                          f"model or optimizer \\(set_weights: "):
         wider.fit(x, y, verbose=0, callbacks=[BackupAndRestore(tmp_path / "run.backup")])
+
+
+def test_fit_refuses_text_inside_an_object_array():
+    model = Sequential([Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"^fit: x must hold numbers, got an array of dtype object"):
+        model.fit(np.array([["a"], ["b"]], dtype=object), np.zeros(2), verbose=0)

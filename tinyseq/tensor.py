@@ -253,9 +253,11 @@ def as_array(data, dtype=None):
         if dtype is not None:
             return np.asarray(data, dtype=numeric_dtype(dtype, "tensor"))
         array = np.asarray(data)
-    except ValueError:  # numpy's "inhomogeneous shape"
-        raise ValueError(f"tensor: the data is ragged (nested lists of different lengths), so it is not "
-                         f"an array: {str(data)[:60]}") from None
+    except ValueError as error:
+        if "inhomogeneous" in str(error):
+            raise ValueError(f"tensor: the data is ragged (nested lists of different lengths), so it is "
+                             f"not an array: {str(data)[:60]}") from None
+        raise TypeError(f"tensor: the data is not numeric ({error}): {str(data)[:60]}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"tensor: data of dtype {array.dtype} is not numeric: {str(data)[:60]}")
     keep = isinstance(data, (np.ndarray, np.generic)) and array.dtype.kind == "f"

@@ -9,6 +9,7 @@ hold it and a resumed run continues with exactly the numbers an uninterrupted on
 from __future__ import annotations
 
 import math
+import numbers
 import signal
 import threading
 
@@ -449,7 +450,9 @@ def _check_samples(data, argument, method, min_ndim):
     except ValueError:  # numpy's "inhomogeneous shape"
         raise ValueError(f"{method}: {argument} is ragged (its samples have different shapes); pad the "
                          f"sequences to one length first, e.g. with pad_sequences") from None
-    if array.dtype.kind not in "biufO":
+    # Object arrays pass only when every item is a number (e.g. ids too large for int64).
+    if array.dtype.kind not in "biufO" or (array.dtype.kind == "O" and not all(
+            isinstance(item, numbers.Number) and not isinstance(item, bool) for item in array.flat)):
         raise ValueError(f"{method}: {argument} must hold numbers, got an array of dtype {array.dtype}")
     if array.ndim < min_ndim:
         axes = "(samples, ...)" if min_ndim == 2 else "(samples,)"
