@@ -90,8 +90,16 @@ class RecurrentCell(Layer):
         with name_scope("projection"):
             return affine(inputs, self.kernel, self.input_bias())
 
-    def step(self, projected_inputs, states):
-        """One time step from the projected input: return (output, list of new states)."""
+    def step(self, projected_inputs, states, gates=None):
+        """One time step from the projected input: return (output, list of new states).
+
+        Args:
+            projected_inputs: `project_inputs(x)` for this step, (batch, gate_count * units).
+            states: the list of previous states, in `state_names` order.
+            gates: a dict, or None. If given, the step stores its gate activations in it by
+                name (LSTM: input, forget, candidate, output; GRU: update, reset, candidate),
+                for tools that look inside a trained network (`tinyseq.viz`).
+        """
         raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
 
     def call(self, inputs, states, training=None):
@@ -157,8 +165,8 @@ class SimpleRNNCell(RecurrentCell):
         super().__init__(units, **kwargs)
         self.activation = activations.get(activation)
 
-    def step(self, projected_inputs, states):
-        """h' = activation(projected x + h U); the output is h'."""
+    def step(self, projected_inputs, states, gates=None):
+        """h' = activation(projected x + h U); the output is h'. It has no gates to record."""
         (hidden,) = states
         with name_scope("hidden_state"):
             new_hidden = self.activation(projected_inputs + hidden @ self.recurrent_kernel)
@@ -205,7 +213,7 @@ class LSTMCell(RecurrentCell):
         return np.concatenate([self.bias_initializer((units,), dtype), init.ones((units,), dtype),
                                self.bias_initializer((2 * units,), dtype)])
 
-    def step(self, projected_inputs, states):
+    def step(self, projected_inputs, states, gates=None):
         """One LSTM step from the projected input x W + b: return (h', [h', c'])."""
         hidden, cell = states
         with name_scope("projection"):
@@ -219,6 +227,8 @@ class LSTMCell(RecurrentCell):
         with name_scope("output_gate"):  output_gate = ops.sigmoid(z_o)
         with name_scope("cell_state"):   new_cell = forget_gate * cell + input_gate * candidate
         with name_scope("hidden_state"): new_hidden = output_gate * ops.tanh(new_cell)
+        if gates is not None:
+            gates.update(input=input_gate, forget=forget_gate, candidate=candidate, output=output_gate)
         return new_hidden, [new_hidden, new_cell]
 
     def get_config(self):
@@ -255,7 +265,7 @@ class GRUCell(RecurrentCell):
         """Row 0 of the bias."""
         return self.bias[0]
 
-    def step(self, projected_inputs, states):
+    def step(self, projected_inputs, states, gates=None):
         """One GRU step from the projected input x W + b: return (h', [h'])."""
         (hidden,) = states
         with name_scope("projection"):
@@ -267,4 +277,6 @@ class GRUCell(RecurrentCell):
         with name_scope("reset_gate"):   reset_gate = ops.sigmoid(x_r + h_r)
         with name_scope("candidate"):    candidate = ops.tanh(x_h + reset_gate * h_h)
         with name_scope("hidden_state"): new_hidden = update_gate * hidden + (1 - update_gate) * candidate
+        if gates is not None:
+            gates.update(update=update_gate, reset=reset_gate, candidate=candidate)
         return new_hidden, [new_hidden]
