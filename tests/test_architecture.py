@@ -26,12 +26,12 @@ LAYERS = {
     "tinyseq.schedules": 2, "tinyseq.session": 2,
     "tinyseq.models": 3, "tinyseq.callbacks": 3,
     "tinyseq.datasets": 4, "tinyseq.preprocessing": 4, "tinyseq.viz": 4, "tinyseq.experiments": 4,
-    "tinyseq.exercises": 4, "tinyseq.course": 4,
+    "tinyseq.exercises": 4, "tinyseq.course": 4, "tinyseq.utils": 4,
     "tinyseq.apps": 5,
 }
 
 # Keras's import paths, kept for users; code inside tinyseq imports from where things are defined.
-SHIMS = {"tinyseq.layers", "tinyseq.callbacks"}
+SHIMS = {"tinyseq.layers", "tinyseq.callbacks", "tinyseq.utils"}
 
 
 def module_files():

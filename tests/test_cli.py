@@ -362,7 +362,7 @@ def test_ctrl_c_while_evaluating_finds_the_model_already_saved(capsys, tmp_path,
 def test_sigterm_stops_training_as_ctrl_c_does_keeping_a_checkpoint_that_holds_the_settings(
         capsys, tmp_path, archive, monkeypatch):
     def terminate_in_epoch_one(self, batch, logs=None):
-        if self.model.training_state.epoch == 0 and batch == 1:
+        if self.model.training_state.epoch == 0 and batch == 0:  # Keras counts batches from 0
             signal.raise_signal(signal.SIGTERM)  # as `kill PID` or a scheduler's time limit sends
     monkeypatch.setattr(imdb_app.EpochTimer, "on_train_batch_end", terminate_in_epoch_one, raising=False)
     output = tmp_path / "imdb.h5"
@@ -432,8 +432,8 @@ def test_a_non_finite_loss_stops_training_naming_epoch_and_batch_and_keeps_the_l
     train_step = Sequential.train_step
     steps = []
 
-    def diverging_step(self, x, y):
-        values = train_step(self, x, y)
+    def diverging_step(self, x, y, sample_weight=None):
+        values = train_step(self, x, y, sample_weight)
         steps.append(1)
         return {**values, "loss": float("nan")} if len(steps) == 5 else values  # epoch 2, batch 2
     monkeypatch.setattr(Sequential, "train_step", diverging_step)

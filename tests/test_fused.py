@@ -113,7 +113,106 @@ def test_fused_matches_cells_in_outputs_and_every_gradient(kind, mask_kind, go_b
     assert worst_difference(fused_grads, cells_grads) <= TOLERANCE
 
 
-@pytest.mark.parametrize("activation", ["linear", "sigmoid", "relu"])
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes", "ragged"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
+def test_fused_matches_cells_with_zero_output_for_mask(kind, mask_kind, go_backwards, return_sequences):
+    fused, cells = layer_pair(kind, return_sequences=return_sequences, return_state=True,
+                              go_backwards=go_backwards, zero_output_for_mask=True)
+    assert fused.runs_fused
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    initial = [rng.standard_normal((BATCH, UNITS)) for _ in fused.cell.state_names]
+    mask = make_mask(mask_kind)
+    fused_outputs, fused_grads = run_and_differentiate(fused, x, mask, initial)
+    cells_outputs, cells_grads = run_and_differentiate(cells, x, mask, initial)
+    assert worst_difference(fused_outputs, cells_outputs) <= TOLERANCE
+    assert worst_difference(fused_grads, cells_grads) <= TOLERANCE
+    if mask is not None and return_sequences:
+        in_order = mask[:, ::-1] if go_backwards else mask
+        assert np.all(fused_outputs[0][~in_order] == 0)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "pre", "post", "holes", "ragged"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("options", [{}, {"dropout": 0.3}, {"dropout": 0.3, "recurrent_dropout": 0.4},
+                                     {"recurrent_dropout": 0.4, "use_bias": False}, {"zero_output_for_mask": True},
+                                     {"activation": "relu", "recurrent_activation": "hard_sigmoid"}], ids=str)
+def test_fused_original_gru_matches_cells(mask_kind, go_backwards, options):
+    fused, cells = layer_pair("gru", reset_after=False, return_sequences=True, return_state=True,
+                              go_backwards=go_backwards, **options)
+    assert fused.runs_fused
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    initial = [rng.standard_normal((BATCH, UNITS))]
+    results = []
+    for layer in (fused, cells):
+        tinyseq.set_seed(6)
+        results.append(run_and_differentiate(layer, x, make_mask(mask_kind), initial))
+    (fused_outputs, fused_grads), (cells_outputs, cells_grads) = results
+    assert worst_difference(fused_outputs, cells_outputs) <= TOLERANCE * scale(cells_outputs)
+    assert worst_difference(fused_grads, cells_grads) <= TOLERANCE * scale(cells_grads)
+
+
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.5])
+def test_fused_original_gru_passes_gradcheck(recurrent_dropout):
+    fused, _ = layer_pair("gru", reset_after=False, recurrent_dropout=recurrent_dropout)
+    cell = fused.cell
+    tinyseq.set_seed(6)
+    dropout_masks = cell.draw_dropout_masks(2)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, FEATURES))
+    mask = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool)
+
+    def run(x, kernel, recurrent_kernel, bias, state):
+        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
+        sequence, final_states = fused_recurrence(cell, x, [state], mask, return_sequences=True,
+                                                  dropout_masks=dropout_masks)
+        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
+
+    gradcheck(run, x, *fused.get_weights(), rng.standard_normal((2, UNITS)))
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("mask_kind", ["none", "ragged"])
+def test_fused_matches_cells_without_a_bias(kind, mask_kind):
+    fused, cells = layer_pair(kind, use_bias=False, return_sequences=True, return_state=True, dropout=0.2)
+    assert fused.runs_fused and [w.shape for w in fused.get_weights()][2:] == []
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    initial = [rng.standard_normal((BATCH, UNITS)) for _ in fused.cell.state_names]
+    results = []
+    for layer in (fused, cells):
+        tinyseq.set_seed(2)
+        results.append(run_and_differentiate(layer, x, make_mask(mask_kind), initial))
+    (fused_outputs, fused_grads), (cells_outputs, cells_grads) = results
+    assert len(fused_grads) == 1 + len(initial) + 2  # x, the initial states, kernel, recurrent_kernel
+    assert worst_difference(fused_outputs, cells_outputs) <= TOLERANCE
+    assert worst_difference(fused_grads, cells_grads) <= TOLERANCE
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("activation, recurrent_activation", [("relu", "hard_sigmoid"), ("linear", "tanh"),
+                                                              ("sigmoid", "relu"), ("tanh", "linear")])
+def test_fused_gated_cells_know_the_other_activations(kind, activation, recurrent_activation):
+    fused, cells = layer_pair(kind, activation=activation, recurrent_activation=recurrent_activation,
+                              return_sequences=True, recurrent_dropout=0.3)
+    assert fused.runs_fused
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    initial = [rng.standard_normal((BATCH, UNITS)) for _ in fused.cell.state_names]
+    results = []
+    for layer in (fused, cells):
+        tinyseq.set_seed(2)
+        results.append(run_and_differentiate(layer, x, make_mask("holes"), initial))
+    (fused_outputs, fused_grads), (cells_outputs, cells_grads) = results
+    tolerance = 10 * TOLERANCE * scale(cells_outputs + cells_grads)  # unbounded gates: larger rounding
+    assert worst_difference(fused_outputs, cells_outputs) <= tolerance
+    assert worst_difference(fused_grads, cells_grads) <= tolerance
+
+
+@pytest.mark.parametrize("activation", ["linear", "sigmoid", "relu", "softmax"])
 def test_fused_simple_rnn_knows_the_other_activations(activation):
     fused, cells = layer_pair("simple_rnn", activation=activation, return_sequences=True)
     x = np.random.default_rng(3).standard_normal((BATCH, TIMESTEPS, FEATURES))
@@ -139,6 +238,74 @@ def test_fused_op_passes_gradcheck(kind, masked):
         return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
 
     gradcheck(run, x, *fused.get_weights(), *initial)
+
+
+def test_fused_softmax_simple_rnn_passes_gradcheck():
+    fused, _ = layer_pair("simple_rnn", activation="softmax")
+    assert fused.runs_fused
+    cell = fused.cell
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, FEATURES))
+    initial = [rng.standard_normal((2, UNITS))]
+
+    def run(x, kernel, recurrent_kernel, bias, state):
+        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
+        sequence, final_states = fused_recurrence(cell, x, [state], return_sequences=True)
+        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
+
+    gradcheck(run, x, *fused.get_weights(), *initial)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("per_gate", [False, True], ids=["shared_masks", "masks_per_gate"])
+def test_fused_op_with_dropout_passes_gradcheck(kind, masked, per_gate):
+    fused, _ = layer_pair(kind, dropout=0.4, recurrent_dropout=0.4 if per_gate else 0.0)
+    cell = fused.cell
+    tinyseq.set_seed(6)
+    dropout_masks = cell.draw_dropout_masks(2)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, FEATURES))
+    initial = [rng.standard_normal((2, UNITS)) for _ in cell.state_names]
+    mask = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool) if masked else None
+
+    def run(x, kernel, recurrent_kernel, bias, *states):
+        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
+        sequence, final_states = fused_recurrence(cell, x, list(states), mask, return_sequences=True,
+                                                  dropout_masks=dropout_masks)
+        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
+
+    gradcheck(run, x, *fused.get_weights(), *initial)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("mask_kind", ["none", "post", "holes", "ragged"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("rates, keras_implementation", [((0.3, 0.0), 2), ((0.3, 0.0), 1), ((0.0, 0.5), 2),
+                                                         ((0.25, 0.4), 2)],
+                         ids=["dropout", "dropout_per_gate", "recurrent", "both"])
+def test_fused_and_cells_drop_out_identically(kind, mask_kind, go_backwards, rates, keras_implementation):
+    dropout, recurrent_dropout = rates
+    fused, cells = layer_pair(kind, return_sequences=True, return_state=True, go_backwards=go_backwards,
+                              dropout=dropout, recurrent_dropout=recurrent_dropout)
+    if kind != "simple_rnn":
+        fused.cell.implementation = cells.cell.implementation = keras_implementation
+    assert fused.runs_fused and not cells.runs_fused
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((BATCH, TIMESTEPS, FEATURES))
+    initial = [rng.standard_normal((BATCH, UNITS)) for _ in fused.cell.state_names]
+    mask = make_mask(mask_kind)
+
+    results = []
+    for layer in (fused, cells):
+        tinyseq.set_seed(8)  # the same masks for both
+        results.append(run_and_differentiate(layer, x, mask, initial))
+    (fused_outputs, fused_grads), (cells_outputs, cells_grads) = results
+    assert worst_difference(fused_outputs, cells_outputs) <= TOLERANCE
+    assert worst_difference(fused_grads, cells_grads) <= TOLERANCE
+    fused.eval()
+    plain_outputs, _ = run_and_differentiate(fused, x, mask, initial)
+    assert worst_difference(plain_outputs, fused_outputs) > 1e-3  # the masks did drop something
 
 
 # ---- against plain numpy kernels -----------------------------------------------------------------
@@ -371,13 +538,33 @@ def test_implementation_round_trips_through_the_config():
     assert GRU(**layer.get_config()).implementation == "cells"
 
 
-def test_bad_implementations_are_refused_with_the_way_out():
-    with pytest.raises(ValueError, match=r"implementation must be one of \('fused', 'cells'\), got 'fast'"):
+def test_bad_implementations_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"lstm: implementation must be one of 'fused', 'cells', 1, 2, got 'fast'"):
         LSTM(3, implementation="fast")
-    with pytest.raises(ValueError, match=r"no hand-derived slope for the activation .* use implementation='cells'"):
-        SimpleRNN(3, activation=lambda z: z * 2)
-    layer = SimpleRNN(3, activation=lambda z: z * 2, implementation="cells")
-    assert layer(np.ones((1, 2, 1))).shape == (1, 3)
+    with pytest.raises(ValueError, match=r"gru: implementation must be one of 'fused', 'cells', 1, 2, got 3"):
+        GRU(3, implementation=3)
+    with pytest.raises(ValueError, match=r"simple_rnn: implementation must be one of .*, got True"):
+        SimpleRNN(3, implementation=True)
+
+
+@pytest.mark.parametrize("implementation", ["fused", 1, 2])
+def test_keras_implementation_numbers_run_the_fused_kernel(implementation):
+    layer = LSTM(UNITS, implementation=implementation)
+    assert layer.runs_fused and layer.get_config()["implementation"] == implementation
+    assert layer(np.ones((2, 3, 2), np.float32)).parents[0].op == "fused_lstm"
+
+
+@pytest.mark.parametrize("layer, reason", [
+    (SimpleRNN(3, activation=lambda z: z * 2), "no hand-derived slope for the activation"),
+    (LSTM(3, activation="softmax"), "no hand-derived slope for the activation <function softmax"),
+    (GRU(3, recurrent_activation=lambda z: z), "no hand-derived slope for the recurrent_activation <function"),
+])
+def test_arguments_the_kernel_lacks_run_the_cells_loop(layer, reason):
+    assert not layer.runs_fused
+    with pytest.raises(TypeError, match=reason):
+        fused_recurrence(layer.cell, None, [])
+    output = layer(np.ones((1, 2, 1), np.float32))
+    assert output.shape == (1, 3) and output.op != "getitem"  # not a slice of a fused node
 
 
 def test_mixed_dtypes_are_refused():
@@ -476,7 +663,7 @@ def test_bucketed_training_is_deterministic_and_resumes_exactly(tmp_path):
 
     backup = tmp_path / "bucketed.backup"
     tinyseq.random.seed(3)
-    with pytest.raises(KeyboardInterrupt, match="after batch 4"):
+    with pytest.raises(KeyboardInterrupt, match="after batch 5 of"):  # Keras counts batches from 0
         run([BackupAndRestore(backup), CtrlCInSecondEpoch()])
     tinyseq.random.seed(999)  # the checkpoint restores the generator and the bucketed order
     resumed, resumed_history = run([BackupAndRestore(backup)])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tinyseq.datasets import aclimdb, imdb
+from tinyseq.preprocessing import text as preprocessing_text
 
 # --------------------------------------------------------------------------
 # A tiny fake aclImdb with hand-computed ids.
@@ -205,6 +206,72 @@ def test_encode_text_matches_load_data(fake_root, cache_dir):
     assert imdb.encode_text("the unknown movie", num_words=7, path=fake_root) == [1, 6, 2, 2]
     assert imdb.encode_text("the unknown movie", oov_char=None, start_char=None, path=fake_root) == [6, 7]
     assert imdb.encode_text("", path=fake_root) == [1]
+
+
+def test_text_preprocessing_keeps_the_kept_words_only_and_encodes_as_encode_text(fake_root, cache_dir):
+    preprocessing = imdb.text_preprocessing(num_words=10, maxlen=4, path=fake_root)
+    # ids below 10: ranks 1 to 6
+    assert preprocessing.word_index == {"bad": 1, "great": 2, "the": 3, "movie": 4, "was": 5, "acting": 6}
+    for text in [*FAKE_REVIEWS.values(), "", "The unknown movie, it's FUN<br />"]:
+        assert preprocessing.encode(text) == imdb.encode_text(text, num_words=10, path=fake_root)
+    assert preprocessing.transform(["the movie", "Bad acting was bad, bad"]).tolist() == [
+        [0, 1, 6, 7], [9, 8, 4, 4]]
+    assert [preprocessing.word(i) for i in (0, 1, 2, 3, 4, 9, 10)] == [
+        "<PAD>", "<START>", "<OOV>", "<UNK>", "bad", "acting", "<UNK>"]
+    assert imdb.tokenize is preprocessing_text.tokenize  # the dataset is built with the tokeniser new text goes through
+
+
+def test_text_preprocessing_without_download_says_where_it_looked(cache_dir, monkeypatch):
+    monkeypatch.delenv("TINYSEQ_DATA", raising=False)
+    monkeypatch.setattr(imdb, "urlopen", lambda *args, **kwargs: pytest.fail("a download was attempted"))
+    with pytest.raises(FileNotFoundError) as error:
+        imdb.text_preprocessing(download=False)
+    assert str(error.value) == (f"No IMDB data: no path was given, TINYSEQ_DATA is not set and the cache directory "
+                                f"{cache_dir} holds no {imdb.ARCHIVE_NAME} or aclImdb/.")
+    with pytest.raises(ValueError, match=r"^text_preprocessing: num_words must be given"):
+        imdb.text_preprocessing(num_words=None)
+
+
+def test_text_preprocessing_goes_through_model_file_metadata(tmp_path):
+    from tinyseq.models.saving import read_metadata, save_model
+    from tinyseq.models.sequential import Sequential
+    from tinyseq.nn.core import Dense, Embedding
+
+    preprocessing = preprocessing_text.TextPreprocessing({"good": 1, "bad": 2}, num_words=6, maxlen=3, truncating="post")
+    model = Sequential([Embedding(6, 2, input_length=3), Dense(1)])
+    model.build((None, 3))
+    preprocessing_text.save_with_preprocessing(model, tmp_path / "m.h5", preprocessing, metadata={"note": "kept"})
+    assert preprocessing_text.read_preprocessing(tmp_path / "m.h5") == preprocessing
+    assert read_metadata(tmp_path / "m.h5")["note"] == "kept"
+    model.save(tmp_path / "plain.h5")
+    assert preprocessing_text.read_preprocessing(tmp_path / "plain.h5") is None
+    with pytest.raises(ValueError, match=r"^save_with_preprocessing: the model reads rows of shape \(3,\), but the "
+                                         r"preprocessing makes rows of 4 ids \(maxlen\)$"):
+        preprocessing_text.save_with_preprocessing(model, tmp_path / "x.h5", preprocessing_text.TextPreprocessing({}, num_words=6, maxlen=4))
+    with pytest.raises(ValueError, match="metadata must not have the key 'preprocessing'"):
+        preprocessing_text.save_with_preprocessing(model, tmp_path / "x.h5", preprocessing, metadata={"preprocessing": 1})
+    save_model(model, tmp_path / "damaged.h5", metadata={"preprocessing": {"num_words": 6}})
+    with pytest.raises(ValueError) as error:
+        preprocessing_text.read_preprocessing(tmp_path / "damaged.h5")
+    assert str(error.value).startswith(f"the preprocessing stored in {tmp_path / 'damaged.h5'} cannot be used: "
+                                       f"expected a dict with the keys word_index, num_words, maxlen, ")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"word_index": {"good": 3}}, "word_index holds 'good' of rank 3, whose id 6 is not below num_words=6"),
+    ({"word_index": {"good": 0}}, "word_index must map words to ranks from 1, got 'good': 0"),
+    ({"padding": "both"}, "padding must be 'pre' or 'post', got 'both'"),
+    ({"maxlen": 0}, "maxlen must be a positive int, got 0"),
+    ({"oov_char": 4}, "oov_char must be an id from 1 to index_from=3 (0 is padding, ids from 4 on are words), got 4"),
+    ({"start_char": 2}, "start_char and oov_char must be different ids, got 2 for both"),
+])
+def test_text_preprocessing_refuses_settings_that_mix_up_ids(changes, message):
+    settings = {"word_index": {"good": 1}, "num_words": 6, "maxlen": 3, **changes}
+    with pytest.raises(ValueError) as error:
+        preprocessing_text.TextPreprocessing(**settings)
+    assert str(error.value) == f"TextPreprocessing: {message}"
+    with pytest.raises(ValueError, match=r"^TextPreprocessing.from_metadata: expected a dict with the keys "):
+        preprocessing_text.TextPreprocessing.from_metadata({"num_words": 6})
 
 
 def test_decode_review_reserved_ids(fake_root, cache_dir):

@@ -156,7 +156,7 @@ def test_save_and_load_give_identical_predictions_weights_and_optimizer_state(tm
     model = small_model()
     x, y = toy_data(64)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    path = tmp_path / "imdb.h5"  # any suffix: the file is tinyseq's own format
+    path = tmp_path / "imdb.tinyseq"  # any suffix but Keras's: the file is tinyseq's own format
     model.save(path)
     assert zipfile.is_zipfile(path) and not list(tmp_path.glob(".tmp-*"))
     loaded = load_model(path)
@@ -255,7 +255,7 @@ class InterruptAt(Callback):
         self.epoch, self.batch = epoch, batch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.model.training_state.epoch == self.epoch and batch == self.batch:
+        if self.model.training_state.epoch == self.epoch and batch + 1 == self.batch:  # hooks count from 0
             os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -301,13 +301,13 @@ def test_ctrl_c_during_the_last_validation_interrupts_and_the_checkpoint_finishe
     def run(callbacks, ctrl_c_in_validation=False):
         model = small_model()
         if ctrl_c_in_validation:
-            evaluate = model.evaluate
+            evaluate = model._evaluate  # what fit validates with
 
             def evaluate_with_ctrl_c(*args, **kwargs):
                 if model.training_state.epoch == 1:  # the last epoch's validation
                     signal.raise_signal(signal.SIGINT)
                 return evaluate(*args, **kwargs)
-            model.evaluate = evaluate_with_ctrl_c
+            model._evaluate = evaluate_with_ctrl_c
         history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.25, callbacks=callbacks)
         return model, history
 
@@ -336,13 +336,18 @@ def test_ctrl_c_during_the_last_validation_interrupts_and_the_checkpoint_finishe
                                       "epochs=2 (epochs is the epoch to stop after, counting from 0)"),
     (dict(validation_split=1.5), "fit: validation_split must be a number in [0, 1), got 1.5"),
     (dict(validation_split=-0.1), "fit: validation_split must be a number in [0, 1), got -0.1"),
-    (dict(validation_split=0.05), "fit: validation_split=0.05 of 8 samples leaves 0 for validation and 8 for "
-                                  "training; each needs at least one"),
+    (dict(validation_split=0.9), "fit: validation_split=0.9 of 8 samples leaves 8 for validation and 0 for "
+                                 "training; each needs at least one"),
     (dict(verbose=3), "fit: verbose must be one of 'auto', 0, 1, 2, got 3"),
     (dict(shuffle="yes"), "fit: shuffle must be True or False, got 'yes'"),
     (dict(bucket_by_length=1), "fit: bucket_by_length must be True or False, got 1"),
-    (dict(validation_data=np.zeros((2, 12))), "fit: validation_data must be a pair (x_val, y_val), got ndarray "
-                                              "of length 2"),
+    (dict(validation_data=np.zeros((2, 12))), "fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
+                                              "sample_weight_val), got ndarray of length 2"),
+    (dict(sample_weight=np.ones(7)), "fit: sample_weight must have shape (8,), one weight per sample, got shape (7,)"),
+    (dict(sample_weight=np.ones(8), class_weight={0: 1.0}), "fit: give sample_weight or class_weight, not both"),
+    (dict(class_weight=[1.0, 2.0]), "fit: class_weight must be a dict {class: weight}, got list"),
+    (dict(class_weight={"0": 1.0}), "fit: class_weight's keys must be integer classes, got '0'"),
+    (dict(class_weight={0: "heavy"}), "fit: class_weight[0] must be a finite number, got 'heavy'"),
     (dict(validation_data=(np.zeros((2, 12)), np.zeros(3))), "fit: validation_data: x has 2 samples but y has 3"),
     (dict(callbacks=[EarlyStopping, "stop"]), "fit: callbacks must be Callback objects, got <class "),
 ])
@@ -620,7 +625,7 @@ def test_a_file_naming_an_unknown_class_is_refused_through_the_registry(tmp_path
                                  (optimizer_file, ("compile", "optimizer", "class_name"), "Optimizer")):
         target.write_bytes(path.read_bytes())
         rewrite(target, lambda name, blob: rename(json.loads(blob), where, value) if name == "tinyseq.json" else blob)
-    with pytest.raises(ValueError, match="Unknown layer class 'Module'; valid names: dense, activation, embedding"):
+    with pytest.raises(ValueError, match="Unknown layer class 'Module'; valid names: inputlayer, dense, activation"):
         load_model(layer_file)
     with pytest.raises(ValueError, match="Unknown optimizer 'Optimizer'; valid names: sgd, rmsprop, adam"):
         load_model(optimizer_file)
@@ -698,3 +703,340 @@ def test_fit_refuses_text_inside_an_object_array():
     model.compile(loss="mse", optimizer="sgd")
     with pytest.raises(ValueError, match=r"^fit: x must hold numbers, got an array of dtype object"):
         model.fit(np.array([["a"], ["b"]], dtype=object), np.zeros(2), verbose=0)
+
+
+# ---- Keras's training API: defaults, splits, weights, hooks ------------------------------------------
+
+
+def dense_model(units=1, activation="sigmoid", loss="binary_crossentropy", optimizer=None, metrics=("accuracy",)):
+    """A one-layer model on 3 features, seeded: fast, and exact to reason about."""
+    tinyseq.random.seed(0)
+    model = Sequential([Dense(units, activation=activation)])
+    model.build((None, 3))  # draws the weights now, right after the seed
+    model.compile(loss=loss, optimizer=optimizer or SGD(0.5), metrics=list(metrics))
+    return model
+
+
+def dense_data(samples=10, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(samples, 3)).astype(np.float32), rng.integers(0, 2, size=samples)
+
+
+class Recorder(Callback):
+    """Every hook call, in order, with its arguments (logs rounded to compare them)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end"):
+            def record(*args):
+                self.calls.append((name, *(sorted(a) if isinstance(a, dict) else a for a in args)))
+            return record
+        return super().__getattribute__(name)
+
+
+def test_validation_split_trains_on_the_first_floor_n_times_1_minus_s_samples_as_keras():
+    model = dense_model(optimizer=SGD(0.0))  # no learning: the logs are plain evaluations
+    x, y = dense_data(10)
+    history = model.fit(x, y, validation_split=0.25, shuffle=False, verbose=0)  # floor(7.5) = 7 train, 3 validate
+    train, validation = model.evaluate(x[:7], y[:7], verbose=0), model.evaluate(x[7:], y[7:], verbose=0)
+    assert history.history["loss"][0] == pytest.approx(train[0], rel=1e-6)
+    assert history.history["val_loss"][0] == pytest.approx(validation[0], rel=1e-6)
+    assert history.history["val_accuracy"][0] == validation[1]
+
+
+def test_batch_size_none_means_32_in_fit_evaluate_and_predict():
+    model, recorder = dense_model(), Recorder()
+    x, y = dense_data(40)
+    model.fit(x, y, batch_size=None, verbose=0, callbacks=[recorder])
+    model.evaluate(x, y, batch_size=None, verbose=0, callbacks=[recorder])
+    model.predict(x, batch_size=None, verbose=0, callbacks=[recorder])
+    begins = [call[0] for call in recorder.calls if call[0].endswith("batch_begin")]
+    assert begins == ["on_train_batch_begin"] * 2 + ["on_test_batch_begin"] * 2 + ["on_predict_batch_begin"] * 2
+
+
+def test_fit_calls_every_hook_keras_calls_in_keras_order_with_its_logs():
+    model, recorder = dense_model(), Recorder()
+    x, y = dense_data(6)
+    model.fit(x, y, batch_size=4, epochs=2, validation_data=(x[:3], y[:3]), verbose=0, callbacks=[recorder])
+    logs, val_logs = ["accuracy", "loss"], ["accuracy", "loss", "val_accuracy", "val_loss"]
+    epoch = [("on_epoch_begin", None, []),
+             ("on_train_batch_begin", 0, []), ("on_train_batch_end", 0, logs),
+             ("on_train_batch_begin", 1, []), ("on_train_batch_end", 1, logs),
+             ("on_test_begin", []), ("on_test_batch_begin", 0, []), ("on_test_batch_end", 0, logs),
+             ("on_test_end", logs), ("on_epoch_end", None, val_logs)]
+    expected = [("on_train_begin", [])]
+    for number in range(2):
+        expected += [call if call[1] is not None or len(call) == 2 else (call[0], number, call[2]) for call in epoch]
+    expected += [("on_train_end", val_logs)]
+    assert recorder.calls == expected
+
+
+def test_evaluate_and_predict_call_their_hooks_and_predict_hands_over_the_outputs():
+    model = dense_model()
+    x, y = dense_data(5)
+    outputs = []
+
+    class Keep(Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            outputs.append((batch, logs["outputs"].shape))
+
+    recorder = Recorder()
+    model.evaluate(x, y, batch_size=3, verbose=0, callbacks=[recorder])
+    assert [call[0] for call in recorder.calls] == ["on_test_begin", "on_test_batch_begin", "on_test_batch_end",
+                                                     "on_test_batch_begin", "on_test_batch_end", "on_test_end"]
+    model.predict(x, batch_size=3, verbose=0, callbacks=[Keep()])
+    assert outputs == [(0, (3, 1)), (1, (2, 1))]
+
+
+def test_on_batch_begin_and_end_are_kerass_older_names_for_the_training_batch_hooks():
+    seen = []
+
+    class Old(Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append(("begin", batch))
+
+        def on_batch_end(self, batch, logs=None):
+            seen.append(("end", batch, round(logs["loss"], 6) == round(logs["loss"], 6)))
+
+    dense_model().fit(*dense_data(4), batch_size=2, verbose=0, callbacks=[Old()])
+    assert seen == [("begin", 0), ("end", 0, True), ("begin", 1), ("end", 1, True)]
+
+
+def test_sample_weights_scale_the_loss_as_keras_sum_over_batch_size():
+    model = dense_model(optimizer=SGD(0.0))
+    x, y = dense_data(4)
+    weights = np.array([1.0, 0.0, 2.0, 0.5])
+    per_sample = tinyseq.losses.binary_crossentropy(y, model.predict(x, verbose=0).astype(np.float64)).data
+    expected = float((per_sample * weights).sum() / 4)  # divided by the samples, not by the weights' sum
+    history = model.fit(x, y, batch_size=4, sample_weight=weights, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-6)
+    assert model.evaluate(x, y, sample_weight=weights, verbose=0)[0] == pytest.approx(expected, rel=1e-6)
+    # metrics ignore the weights, as Keras's `metrics` do
+    assert history.history["accuracy"][0] == model.evaluate(x, y, verbose=0)[1]
+
+
+def test_doubling_every_sample_weight_doubles_the_gradient_exactly():
+    x, y = dense_data(8)
+    weighted, faster = dense_model(optimizer=SGD(0.25)), dense_model(optimizer=SGD(0.5))
+    weighted.fit(x, y, batch_size=4, sample_weight=np.full(8, 2.0), shuffle=False, verbose=0)
+    faster.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(weighted.get_weights(), faster.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("y, classes", [
+    (np.array([0, 1, 1, 2]), [0, 1, 1, 2]),                    # labels
+    (np.array([[0.2], [0.9], [1.4], [2.0]]), [0, 1, 1, 2]),    # rounded
+    (np.eye(3)[[0, 1, 1, 2]], [0, 1, 1, 2]),                   # one-hot: the argmax
+])
+def test_class_weight_weighs_each_sample_by_its_class_as_keras(y, classes):
+    from tinyseq.models.sequential import _sample_weights
+    class_weight = {0: 0.5, 1: 3.0}  # class 2 is not listed: weight 1
+    np.testing.assert_array_equal(_sample_weights(None, class_weight, y, "fit"),
+                                  [class_weight.get(c, 1.0) for c in classes])
+
+
+def test_class_weight_trains_exactly_as_the_matching_sample_weights():
+    x, y = dense_data(8)
+    by_class, by_sample = dense_model(), dense_model()
+    by_class.fit(x, y, batch_size=4, class_weight={0: 0.25, 1: 2.0}, shuffle=False, verbose=0)
+    by_sample.fit(x, y, batch_size=4, sample_weight=np.where(y == 1, 2.0, 0.25), shuffle=False, verbose=0)
+    for a, b in zip(by_class.get_weights(), by_sample.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("units, activation, loss, y, chosen", [
+    (1, "sigmoid", "mse", np.array([0, 1, 1, 0]), "binary_accuracy"),
+    (3, "softmax", "sparse_categorical_crossentropy", np.array([0, 2, 1, 1]), "sparse_categorical_accuracy"),
+    (3, "softmax", "categorical_crossentropy", np.eye(3)[[0, 2, 1, 1]], "categorical_accuracy"),
+])
+def test_accuracy_is_resolved_from_the_output_shape_whatever_the_loss(units, activation, loss, y, chosen):
+    model = dense_model(units, activation, loss, optimizer=SGD(0.0))
+    x = dense_data(4)[0]
+    history = model.fit(x, y, verbose=0)
+    assert history.history["accuracy"][0] == getattr(tinyseq.metrics, chosen)(y, model.predict(x, verbose=0))
+
+
+def test_compile_accepts_loss_objects():
+    from tinyseq.losses import BinaryCrossentropy
+    x, y = dense_data(6)
+    logits = dense_model(activation=None, loss=BinaryCrossentropy(from_logits=True), optimizer=SGD(0.0))
+    probabilities = dense_model(optimizer=SGD(0.0))  # the same seed: the same weights
+    assert logits.evaluate(x, y, verbose=0)[0] == pytest.approx(probabilities.evaluate(x, y, verbose=0)[0], rel=1e-5)
+
+
+# ---- Sequential's Keras methods -----------------------------------------------------------------
+
+
+def test_pop_get_layer_and_weights():
+    model = Sequential([Dense(4, name="hidden"), Dense(1, name="out")])
+    model.build((None, 3))
+    assert model.get_layer("out") is model.layers[1] and model.get_layer(index=0) is model.layers[0]
+    assert model.get_layer(index=-1).name == "out"
+    assert [w.shape for w in model.weights] == [(3, 4), (4,), (4, 1), (1,)]
+    assert model.trainable_weights == model.weights and model.non_trainable_weights == []
+    with pytest.raises(ValueError, match=r"get_layer: no layer named 'output'; the layers are \['hidden', 'out'\]"):
+        model.get_layer("output")
+    with pytest.raises(ValueError, match=r"get_layer: index 2 is out of range for a model of 2 layers"):
+        model.get_layer(index=2)
+    with pytest.raises(ValueError, match=r"get_layer: give a layer name or an index \(one of them\), got name=None"):
+        model.get_layer()
+    assert model.pop().name == "out" and [layer.name for layer in model.layers] == ["hidden"]
+    model.pop()
+    with pytest.raises(IndexError, match=r"pop: the model has no layers to remove"):
+        model.pop()
+
+
+def test_train_test_and_predict_on_batch():
+    model = dense_model()
+    x, y = dense_data(6)
+    before = model.test_on_batch(x, y)
+    assert before == [model.evaluate(x, y, verbose=0)[0], model.evaluate(x, y, verbose=0)[1]]
+    np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
+    trained = model.train_on_batch(x, y, return_dict=True)
+    assert trained == {"loss": before[0], "accuracy": before[1]}  # measured before the step, as Keras
+    assert model.test_on_batch(x, y)[0] < before[0]
+    weighted = dense_model()
+    assert weighted.train_on_batch(x, y, class_weight={0: 0.0, 1: 0.0})[0] == 0.0
+    with pytest.raises(ValueError, match=r"train_on_batch: give sample_weight or class_weight, not both"):
+        model.train_on_batch(x, y, sample_weight=np.ones(6), class_weight={0: 1.0})
+
+
+def test_an_input_layer_first_gives_the_input_shape_and_is_not_a_layer():
+    from tinyseq.layers import Input
+    model = Sequential([Input((12,)), Embedding(50, 8), LSTM(4), Dense(1)])
+    assert model.built and model.input_shape == (None, 12) and len(model.layers) == 3
+    assert model.count_params() == 50 * 8 + 4 * 4 * (8 + 4 + 1) + 5
+    config = model.get_config()
+    assert config["layers"][0] == {"class_name": "InputLayer", "config": model.input_layer.get_config()}
+    rebuilt = Sequential.from_config(config)
+    assert rebuilt.input_shape == (None, 12) and rebuilt.count_params() == model.count_params()
+    with pytest.raises(ValueError, match=r"add: an InputLayer can only come first, before any other layer"):
+        Sequential([Dense(2), Input((3,))])
+
+
+# ---- EarlyStopping and ModelCheckpoint: Keras's arguments ---------------------------------------
+
+
+class StubModel:
+    """What EarlyStopping touches: the weights and stop_training."""
+
+    def __init__(self):
+        self.stop_training, self.weights_now, self.restored = False, None, None
+
+    def get_weights(self):
+        return self.weights_now
+
+    def set_weights(self, weights):
+        self.restored = weights
+
+
+def drive_early_stopping(stopper, values, monitor="val_loss"):
+    """Feed `values` as the epochs' monitored metric; return the epoch training stopped after (or None)."""
+    stopper.model = StubModel()
+    stopper.on_train_begin()
+    for epoch, value in enumerate(values):
+        stopper.model.weights_now = f"weights of epoch {epoch}"
+        stopper.on_epoch_end(epoch, {monitor: value})
+        if stopper.model.stop_training:
+            break
+    stopper.on_train_end()
+    return stopper.stopped_epoch
+
+
+def test_early_stopping_start_from_epoch_ignores_the_warm_up_epochs():
+    values = [0.1, 0.9, 0.8, 0.85, 0.86]  # the best value comes during the warm-up
+    assert drive_early_stopping(EarlyStopping(patience=1), values) == 1
+    assert drive_early_stopping(EarlyStopping(patience=1, start_from_epoch=2), values) == 3
+
+
+def test_early_stopping_baseline_must_be_beaten_to_reset_the_patience():
+    values = [0.9, 0.8, 0.85, 0.7]
+    assert drive_early_stopping(EarlyStopping(patience=2), values) is None
+    # never below 0.5: the count of epochs runs on through improvements, and stops at the first without one
+    assert drive_early_stopping(EarlyStopping(patience=2, baseline=0.5), values) == 2
+
+
+def test_early_stopping_restores_the_best_epoch_and_says_so(capsys):
+    stopper = EarlyStopping(monitor="val_accuracy", patience=1, verbose=1, restore_best_weights=True)
+    assert drive_early_stopping(stopper, [0.5, 0.7, 0.6, 0.65], monitor="val_accuracy") == 2
+    assert stopper.model.restored == "weights of epoch 1"
+    assert capsys.readouterr().out == ("Epoch 3: early stopping\n"
+                                       "Restoring model weights from the end of the best epoch: 2.\n")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: EarlyStopping(start_from_epoch=-1), "EarlyStopping: start_from_epoch must be a non-negative integer, got -1"),
+    (lambda: EarlyStopping(baseline="low"), "EarlyStopping: baseline must be a finite number, got 'low'"),
+    (lambda: EarlyStopping(verbose=3), "EarlyStopping: verbose must be one of 0, 1, 2, got 3"),
+    (lambda: ModelCheckpoint("m.tinyseq", save_weights_only="yes"),
+     "ModelCheckpoint: save_weights_only must be True or False, got 'yes'"),
+    (lambda: ModelCheckpoint("m.tinyseq", save_freq=0), "ModelCheckpoint: save_freq must be a positive integer, got 0"),
+    (lambda: ModelCheckpoint("m.tinyseq", initial_value_threshold=float("nan")),
+     "ModelCheckpoint: initial_value_threshold must be a finite number, got nan"),
+])
+def test_callback_arguments_are_checked_naming_them(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert str(error.value) == message
+
+
+def test_early_stopping_cannot_guess_the_direction_of_an_unknown_metric():
+    with pytest.raises(ValueError, match=r"cannot tell whether 'val_f1' should go up or down; pass mode='max'"):
+        drive_early_stopping(EarlyStopping(monitor="val_f1"), [0.5, 0.6], monitor="val_f1")
+    assert drive_early_stopping(EarlyStopping(monitor="val_f1", mode="max"), [0.5, 0.4], monitor="val_f1") == 1
+
+
+def test_model_checkpoint_verbose_best_only_threshold_and_batch_frequency(tmp_path, capsys):
+    model = dense_model(optimizer=SGD(0.0))  # the loss stays the same every epoch
+    x, y = dense_data(8)
+    loss = model.evaluate(x, y, verbose=0)[0]
+    best = ModelCheckpoint(tmp_path / "best.tinyseq", monitor="loss", verbose=1, save_best_only=True)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[best])
+    out = capsys.readouterr().out
+    assert f"Epoch 1: loss improved from None to {loss:.5f}, saving model to {tmp_path / 'best.tinyseq'}" in out
+    assert f"Epoch 2: loss did not improve from {loss:.5f}" in out
+    unbeatable = ModelCheckpoint(tmp_path / "never.tinyseq", monitor="loss", save_best_only=True,
+                                 initial_value_threshold=loss / 2)
+    model.fit(x, y, verbose=0, callbacks=[unbeatable])
+    assert not (tmp_path / "never.tinyseq").exists()
+    every_three = ModelCheckpoint(str(tmp_path / "e{epoch}-b{batch}.tinyseq"), save_freq=3)
+    model.fit(x, y, batch_size=2, epochs=2, verbose=0, callbacks=[every_three])  # 4 batches an epoch
+    assert sorted(path.name for path in tmp_path.glob("e*")) == ["e1-b3.tinyseq", "e2-b2.tinyseq"]
+
+
+def test_class_weights_weigh_the_training_samples_not_the_validation_ones():
+    model = dense_model(optimizer=SGD(0.0))
+    x, y = dense_data(12)
+    history = model.fit(x, y, validation_split=0.25, class_weight={0: 2.0, 1: 2.0}, shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(2 * model.evaluate(x[:9], y[:9], verbose=0)[0], rel=1e-6)
+    assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x[9:], y[9:], verbose=0)[0], rel=1e-6)
+
+
+def test_validation_data_may_carry_sample_weights_and_the_split_carries_them_along():
+    model = dense_model(optimizer=SGD(0.0))
+    x, y = dense_data(8)
+    weights = np.array([1.0, 2.0, 0.0, 1.0, 0.5, 0.0, 3.0, 1.0])
+    with_triple = model.fit(x, y, validation_data=(x[6:], y[6:], weights[6:]), verbose=0).history
+    with_split = model.fit(x, y, validation_split=0.25, sample_weight=weights, shuffle=False, verbose=0).history
+    expected = model.evaluate(x[6:], y[6:], sample_weight=weights[6:], verbose=0)[0]
+    assert with_triple["val_loss"][0] == pytest.approx(expected, rel=1e-6)
+    assert with_split["val_loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_save_weights_and_load_weights_round_trip_and_checkpoint_weights_only(tmp_path):
+    pytest.importorskip("h5py")
+    x, y = dense_data(8)
+    model = dense_model()
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[ModelCheckpoint(str(tmp_path / "e{epoch}.weights.h5"), save_weights_only=True)])
+    model.save_weights(tmp_path / "last.weights.h5")
+    fresh = dense_model()
+    fresh.load_weights(tmp_path / "last.weights.h5")
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    fresh.load_weights(tmp_path / "e1.weights.h5")
+    assert (tmp_path / "e2.weights.h5").exists()
+    assert not np.array_equal(fresh.get_weights()[0], model.get_weights()[0])  # epoch 1's, not the last

@@ -7,7 +7,7 @@ import pytest
 
 from tinyseq import optimizers
 from tinyseq.nn import Parameter
-from tinyseq.optimizers import SGD, Adam, RMSprop
+from tinyseq.optimizers import SGD, Adam, AdamW, RMSprop
 
 START = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.5]])
 GRADIENTS = [np.array([[0.5, -1.0, 2.0], [0.0, 0.25, -3.0]]),
@@ -41,22 +41,38 @@ def sgd_reference(lr, momentum=0.0, nesterov=False, gradients=GRADIENTS):
     return history
 
 
-def rmsprop_reference(lr, rho, epsilon, gradients=GRADIENTS):
-    w, mean_square, history = START.copy(), np.zeros_like(START), []
+def rmsprop_reference(lr, rho, epsilon, momentum=0.0, centered=False, weight_decay=0.0, gradients=GRADIENTS):
+    w, mean_square, mean, velocity, history = START.copy(), np.zeros_like(START), np.zeros_like(START), 0.0, []
     for g in gradients:
+        w = w - w * weight_decay * lr
         mean_square = rho * mean_square + (1 - rho) * g ** 2
-        w = w - lr * g / np.sqrt(mean_square + epsilon)
+        mean = rho * mean + (1 - rho) * g
+        variance = mean_square - mean ** 2 if centered else mean_square
+        velocity = momentum * velocity + lr * g / np.sqrt(variance + epsilon)
+        w = w - velocity
         history.append(w)
     return history
 
 
-def adam_reference(lr, beta_1, beta_2, epsilon, gradients=GRADIENTS):
-    w, m, v, history = START.copy(), np.zeros_like(START), np.zeros_like(START), []
+def adam_reference(lr, beta_1, beta_2, epsilon, amsgrad=False, weight_decay=0.0, gradients=GRADIENTS):
+    w, m, v, v_max, history = START.copy(), np.zeros_like(START), np.zeros_like(START), np.zeros_like(START), []
     for t, g in enumerate(gradients, start=1):
+        w = w - w * weight_decay * lr
         m = beta_1 * m + (1 - beta_1) * g
         v = beta_2 * v + (1 - beta_2) * g ** 2
+        v_max = np.maximum(v_max, v)
         step_size = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
-        w = w - step_size * m / (np.sqrt(v) + epsilon)
+        w = w - step_size * m / (np.sqrt(v_max if amsgrad else v) + epsilon)
+        history.append(w)
+    return history
+
+
+def sgd_reference_with_decay(lr, momentum, weight_decay, gradients=GRADIENTS):
+    w, velocity, history = START.copy(), np.zeros_like(START), []
+    for g in gradients:
+        w = w - w * weight_decay * lr
+        velocity = momentum * velocity - lr * g
+        w = w + velocity
         history.append(w)
     return history
 
@@ -74,7 +90,17 @@ def assert_history(got, expected):
     (RMSprop(0.05, rho=0.5, epsilon=1e-3), rmsprop_reference(0.05, 0.5, 1e-3)),
     (Adam(), adam_reference(1e-3, 0.9, 0.999, 1e-7)),
     (Adam(0.1, beta_1=0.5, beta_2=0.8, epsilon=1e-2), adam_reference(0.1, 0.5, 0.8, 1e-2)),
-], ids=["sgd", "momentum", "nesterov", "rmsprop", "rmsprop-options", "adam", "adam-options"])
+    (RMSprop(0.05, momentum=0.8), rmsprop_reference(0.05, 0.9, 1e-7, momentum=0.8)),
+    (RMSprop(0.05, centered=True), rmsprop_reference(0.05, 0.9, 1e-7, centered=True)),
+    (RMSprop(0.05, rho=0.7, momentum=0.5, centered=True, weight_decay=0.1),
+     rmsprop_reference(0.05, 0.7, 1e-7, momentum=0.5, centered=True, weight_decay=0.1)),
+    (Adam(0.1, amsgrad=True), adam_reference(0.1, 0.9, 0.999, 1e-7, amsgrad=True)),
+    (Adam(0.1, weight_decay=0.5), adam_reference(0.1, 0.9, 0.999, 1e-7, weight_decay=0.5)),
+    (AdamW(0.1), adam_reference(0.1, 0.9, 0.999, 1e-7, weight_decay=0.004)),
+    (AdamW(0.1, weight_decay=0.2, amsgrad=True), adam_reference(0.1, 0.9, 0.999, 1e-7, amsgrad=True, weight_decay=0.2)),
+    (SGD(0.1, momentum=0.9, weight_decay=0.3), sgd_reference_with_decay(0.1, 0.9, 0.3)),
+], ids=["sgd", "momentum", "nesterov", "rmsprop", "rmsprop-options", "adam", "adam-options", "rmsprop-momentum",
+        "rmsprop-centered", "rmsprop-all", "amsgrad", "adam-weight-decay", "adamw", "adamw-amsgrad", "sgd-weight-decay"])
 def test_first_three_steps_follow_the_formula(optimizer, expected):
     assert_history(run_three_steps(optimizer), expected)
 
@@ -88,7 +114,7 @@ def test_clipnorm_rescales_each_gradient_to_at_most_that_norm():
 
 def test_clipvalue_clips_each_element():
     clipped = [np.clip(g, -0.4, 0.4) for g in GRADIENTS]
-    assert_history(run_three_steps(Adam(0.1, clipvalue=0.4)), adam_reference(0.1, 0.9, 0.999, 1e-7, clipped))
+    assert_history(run_three_steps(Adam(0.1, clipvalue=0.4)), adam_reference(0.1, 0.9, 0.999, 1e-7, gradients=clipped))
 
 
 def test_global_clipnorm_rescales_all_gradients_together():
@@ -120,6 +146,11 @@ def test_only_one_clipping_option():
     (lambda: Adam(global_clipnorm=-2, name="mine"), "mine: global_clipnorm must be a positive number, got -2"),
     (lambda: Adam(learning_rate=float("inf")),
      "adam: learning_rate must be a non-negative number or a LearningRateSchedule, got inf"),
+    (lambda: RMSprop(momentum=-0.5), "rmsprop: momentum must be a number in [0, 1], got -0.5"),
+    (lambda: RMSprop(centered=1), "rmsprop: centered must be True or False, got 1"),
+    (lambda: Adam(amsgrad="no"), "adam: amsgrad must be True or False, got 'no'"),
+    (lambda: Adam(weight_decay=-1), "adam: weight_decay must be a non-negative number, got -1"),
+    (lambda: AdamW(weight_decay=None), "adamw: weight_decay must be a non-negative number, got None"),
 ])
 def test_bad_hyperparameters_are_refused_naming_optimizer_argument_and_value(make, message):
     with pytest.raises(ValueError) as error:
@@ -170,8 +201,9 @@ def test_step_needs_gradients_and_the_same_parameters():
 # ---- checkpoints ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), RMSprop, Adam],
-                         ids=["sgd", "rmsprop", "adam"])
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), RMSprop, Adam,
+                                  lambda: RMSprop(momentum=0.5, centered=True), lambda: AdamW(amsgrad=True)],
+                         ids=["sgd", "rmsprop", "adam", "rmsprop-momentum-centered", "adamw-amsgrad"])
 @pytest.mark.parametrize("built", [True, False], ids=["into-used", "into-fresh"])
 def test_state_dict_resumes_bit_exactly(make, built):
     uninterrupted = run_three_steps(make(), dtype=np.float32)[-1]
@@ -217,7 +249,9 @@ def test_load_state_dict_checks_slots():
 
 
 @pytest.mark.parametrize("optimizer", [SGD(0.2, momentum=0.5, nesterov=True, clipnorm=1.0),
-                                       RMSprop(rho=0.8, clipvalue=2.0), Adam(beta_2=0.99, global_clipnorm=5.0)])
+                                       RMSprop(rho=0.8, clipvalue=2.0, momentum=0.3, centered=True),
+                                       Adam(beta_2=0.99, global_clipnorm=5.0, amsgrad=True),
+                                       AdamW(weight_decay=0.01, name="decayed")])
 def test_get_config_rebuilds_the_optimizer(optimizer):
     config = optimizer.get_config()
     json.dumps(config)
@@ -226,10 +260,19 @@ def test_get_config_rebuilds_the_optimizer(optimizer):
 
 def test_defaults_are_kerass():
     assert SGD().get_config()["learning_rate"] == 0.01
-    assert RMSprop().get_config() == {"name": "rmsprop", "learning_rate": 1e-3, "rho": 0.9, "epsilon": 1e-7,
-                                      "clipnorm": None, "clipvalue": None, "global_clipnorm": None}
+    assert RMSprop().get_config() == {"name": "rmsprop", "learning_rate": 1e-3, "rho": 0.9, "momentum": 0.0,
+                                      "epsilon": 1e-7, "centered": False, "clipnorm": None, "clipvalue": None,
+                                      "global_clipnorm": None, "weight_decay": None}
     adam = Adam().get_config()
-    assert (adam["learning_rate"], adam["beta_1"], adam["beta_2"], adam["epsilon"]) == (1e-3, 0.9, 0.999, 1e-7)
+    assert (adam["learning_rate"], adam["beta_1"], adam["beta_2"], adam["epsilon"], adam["amsgrad"],
+            adam["weight_decay"]) == (1e-3, 0.9, 0.999, 1e-7, False, None)
+    assert AdamW().get_config()["weight_decay"] == 0.004 and AdamW().name == "adamw"
+
+
+def test_slots_follow_the_options_as_keras():
+    assert RMSprop().slot_names == ("velocity",)
+    assert RMSprop(momentum=0.9, centered=True).slot_names == ("velocity", "momentum", "average_gradient")
+    assert Adam(amsgrad=True).slot_names == ("momentum", "velocity", "velocity_hat")
 
 
 def test_get_by_name_or_instance():
@@ -238,5 +281,6 @@ def test_get_by_name_or_instance():
     assert isinstance(optimizers.get("sgd"), SGD)
     adam = Adam()
     assert optimizers.get(adam) is adam
-    with pytest.raises(ValueError, match=r"Unknown optimizer 'adagrad'; valid names: sgd, rmsprop, adam"):
+    assert isinstance(optimizers.get("AdamW"), AdamW)
+    with pytest.raises(ValueError, match=r"Unknown optimizer 'adagrad'; valid names: sgd, rmsprop, adam, adamw"):
         optimizers.get("adagrad")

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 import tinyseq
 from tinyseq import ShapeError, gradcheck
 from tinyseq.layers import GRU, LSTM, Embedding, SimpleRNN
-from test_cells import gru_step, lstm_step, simple_rnn_step
+from test_cells import ARGUMENT_CASES, gru_step, keras_step, lstm_step, simple_rnn_step
 
 # layer class, numpy step, number of states, gates
 LAYERS = {
@@ -297,3 +297,163 @@ def test_set_weights_checks_count_and_shapes():
 def test_recurrent_flags_must_be_booleans(flag):
     with pytest.raises(ValueError, match=rf"lstm: {flag} must be True or False, got .no."):
         LSTM(4, **{flag: "no"})
+
+
+# ---- Keras's arguments ------------------------------------------------------------------------------
+
+
+def keras_sequence(kind, weights, x, options, keep=None, input_masks=None, recurrent_masks=None,
+                   zero_output_for_mask=False):
+    """`keras_step` over the time axis with Keras's masking: a padding step keeps the states and
+    repeats the previous output (outputs zeros with zero_output_for_mask). Returns all outputs."""
+    batch, timesteps, _ = x.shape
+    units = weights[1].shape[0]
+    states = [np.zeros((batch, units)) for _ in range(LAYERS[kind][2])]
+    output, outputs = np.zeros((batch, units)), []
+    for t in range(timesteps):
+        new_output, new_states = keras_step(kind, x[:, t], states, weights, input_masks=input_masks,
+                                            recurrent_masks=recurrent_masks, **options)
+        kept = np.ones((batch, 1), bool) if keep is None else keep[:, t, None]
+        output = np.where(kept, new_output, 0.0 if zero_output_for_mask else output)
+        states = [np.where(kept, new, old) for new, old in zip(new_states, states)]
+        outputs.append(output)
+    return np.stack(outputs, axis=1)
+
+
+@pytest.mark.parametrize("kind, options", ARGUMENT_CASES)
+@pytest.mark.parametrize("implementation", ["fused", "cells"])
+def test_layer_arguments_match_keras_equations(kind, options, implementation):
+    rng = np.random.default_rng(8)
+    layer, weights = built_layer(kind, 4, 3, rng, return_sequences=True, implementation=implementation, **options)
+    x = rng.standard_normal((3, 6, 3))
+    keep = rng.random((3, 6)) < 0.7
+    assert worst(layer(x, mask=keep).data, keras_sequence(kind, weights, x, options, keep)) < 1e-12
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("implementation", ["fused", "cells", 1])
+@pytest.mark.parametrize("rates", [(0.4, 0.0), (0.0, 0.4), (0.3, 0.5)], ids=["dropout", "recurrent", "both"])
+def test_dropout_uses_one_set_of_masks_for_every_step(kind, implementation, rates):
+    rng = np.random.default_rng(9)
+    dropout, recurrent_dropout = rates
+    layer, weights = built_layer(kind, 4, 3, rng, return_sequences=True, implementation=implementation,
+                                 dropout=dropout, recurrent_dropout=recurrent_dropout)
+    x = rng.standard_normal((5, 6, 3))
+    keep = rng.random((5, 6)) < 0.8
+    tinyseq.set_seed(21)
+    input_masks, recurrent_masks = layer.cell.draw_dropout_masks(5)
+    tinyseq.set_seed(21)
+    dropped = layer(x, mask=keep, training=True).data
+    expected = keras_sequence(kind, weights, x, {}, keep, input_masks, recurrent_masks)
+    assert worst(dropped, expected) < 1e-12
+    assert worst(dropped, keras_sequence(kind, weights, x, {}, keep)) > 1e-2  # dropout changed it
+    per_gate = kind != "simple_rnn" and (implementation == 1 or recurrent_dropout > 0)
+    if dropout:
+        assert len(input_masks) == (LAYERS[kind][3] if per_gate else 1)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_inference_uses_no_dropout_and_draws_nothing(kind):
+    rng = np.random.default_rng(10)
+    layer, weights = built_layer(kind, 4, 3, rng, dropout=0.5, recurrent_dropout=0.5)
+    plain, _ = built_layer(kind, 4, 3, rng)
+    plain.set_weights(weights)
+    x = rng.standard_normal((2, 5, 3))
+    state = tinyseq.random.get_state()
+    np.testing.assert_array_equal(layer(x, training=False).data, plain(x).data)
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).data, plain(x).data)
+    assert tinyseq.random.get_state() == state
+    layer.train()
+    assert worst(layer(x).data, plain(x).data) > 1e-3  # training mode: dropout is on
+
+
+def test_predict_and_evaluate_use_no_dropout_while_fit_does():
+    from tinyseq.layers import Dense
+    from tinyseq.models import Sequential
+    tinyseq.set_seed(0)
+    ids = np.random.default_rng(11).integers(1, 30, size=(16, 8))
+    labels = (ids[:, -1] > 15).astype(np.float32)
+    model = Sequential([Embedding(30, 8), LSTM(6, dropout=0.2, recurrent_dropout=0.2), Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.fit(ids, labels, epochs=1, batch_size=8, verbose=0)
+    twin = Sequential([Embedding(30, 8), LSTM(6), Dense(1, activation="sigmoid")])
+    twin.compile(loss="binary_crossentropy", optimizer="adam")
+    twin.build((None, 8))
+    twin.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model.predict(ids, verbose=0), twin.predict(ids, verbose=0))
+    assert model.evaluate(ids, labels, verbose=0) == model.evaluate(ids, labels, verbose=0)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_zero_output_for_mask_outputs_zeros_at_padding(kind, return_sequences):
+    rng = np.random.default_rng(12)
+    layer, weights = built_layer(kind, 3, 2, rng, return_sequences=return_sequences, zero_output_for_mask=True,
+                                 return_state=True)
+    x = rng.standard_normal((3, 5, 2))
+    keep = np.array([[1, 1, 1, 0, 0], [0, 1, 0, 1, 1], [0, 0, 0, 0, 0]], bool)  # post, holes, empty
+    output, *states = layer(x, mask=keep)
+    expected = keras_sequence(kind, weights, x, {}, keep, zero_output_for_mask=True)
+    assert worst(output.data, expected if return_sequences else expected[:, -1]) < 1e-12
+    assert np.all(expected[~keep] == 0) and np.any(expected[keep] != 0)
+    repeating = LAYERS[kind][0](3, return_sequences=return_sequences, return_state=True, dtype="float64")
+    repeating(x[:, :1])
+    repeating.set_weights(weights)
+    _, *carried = repeating(x, mask=keep)
+    for got, same in zip(states, carried):  # the states carry over padding either way
+        assert worst(got.data, same.data) < 1e-12
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_unroll_is_accepted_and_changes_nothing(kind):
+    rng = np.random.default_rng(13)
+    rolled, weights = built_layer(kind, 3, 2, rng)
+    unrolled, _ = built_layer(kind, 3, 2, rng, unroll=True)
+    unrolled.set_weights(weights)
+    x = rng.standard_normal((2, 4, 2))
+    np.testing.assert_array_equal(unrolled(x).data, rolled(x).data)
+    assert unrolled.get_config()["unroll"] is True
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_config_holds_keras_names_and_defaults(kind):
+    config = LAYERS[kind][0](2).get_config()
+    defaults = {"activation": "tanh", "use_bias": True, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": None,
+                "unroll": False, "zero_output_for_mask": False, "implementation": "fused"}
+    if kind != "simple_rnn":
+        defaults["recurrent_activation"] = "sigmoid"
+    if kind == "gru":
+        defaults["reset_after"] = True
+    assert {key: config[key] for key in defaults} == defaults
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("simple_rnn", {"activation": "softmax", "use_bias": False, "dropout": 0.2, "seed": 4, "unroll": True}),
+    ("lstm", {"recurrent_activation": "relu", "recurrent_dropout": 0.2, "implementation": 1,
+              "zero_output_for_mask": True}),
+    ("gru", {"reset_after": False, "activation": "sigmoid", "dropout": 0.1, "implementation": 2})])
+def test_new_layer_arguments_round_trip_through_the_config(kind, options):
+    layer = LAYERS[kind][0](3, **options)
+    config = layer.get_config()
+    json.dumps(config)
+    assert {key: config[key] for key in options} == options
+    rebuilt = type(layer)(**config)
+    assert rebuilt.get_config() == config and rebuilt.runs_fused == layer.runs_fused
+
+
+def test_the_walkthroughs_dropout_lstm_builds():
+    layer = LSTM(100, dropout=0.2, recurrent_dropout=0.2)
+    assert layer.runs_fused and layer(np.ones((2, 7, 32), np.float32), training=True).shape == (2, 100)
+
+
+@pytest.mark.parametrize("argument", ["dropout", "recurrent_dropout"])
+def test_dropout_rates_are_checked(argument):
+    with pytest.raises(ValueError, match=rf"gru_cell: {argument} must be a number in \[0, 1\), got 1.5"):
+        GRU(4, **{argument: 1.5})
+
+
+@pytest.mark.parametrize("flag", ["unroll", "zero_output_for_mask", "use_bias"])
+def test_new_flags_must_be_booleans(flag):
+    with pytest.raises(ValueError, match=rf"{flag} must be True or False, got .no."):
+        SimpleRNN(4, **{flag: "no"})

@@ -18,12 +18,14 @@ import pytest
 from tinyseq import random
 from tinyseq.apps.cli import main
 from tinyseq.apps.vanishing import EXPERIMENTS
-from tinyseq.experiments import adding, gap, norms
+from tinyseq.course import load_result
+from tinyseq.experiments import norms
 from tinyseq.experiments.adding import AddingSettings, adding_batch, run_adding, train_adding
+from tinyseq.experiments.cells import CELL_NAMES
 from tinyseq.experiments.clipping import run_clipping
 from tinyseq.experiments.common import COLOURS, LABELS, jsonable
 from tinyseq.experiments.gap import GapSettings, gap_network, run_gap
-from tinyseq.nn import GRU
+from tinyseq.nn.cells import GRUCell
 
 SMALL = dict(timesteps=30, units=16, features=4)
 
@@ -106,10 +108,10 @@ def test_the_gru_update_gate_starts_at_one_half_and_the_candidate_path_slows_the
 
 
 def test_norms_table_compares_the_three_cells_with_default_weights():
-    result = norms.run_norms(timesteps=10, units=8, features=3, models=("gru", "rnn"))
+    result = norms.run_norms(timesteps=10, units=8, features=3, cells=("gru", "rnn"))
     assert [(r.input_scale, r.model) for r in result.cells] == [(1.0, "gru"), (1.0, "rnn"), (0.1, "gru"),
                                                                  (0.1, "rnn")]
-    assert "(d) cells with the library's default weights" in result.table()
+    assert "(d) cells as they start" in result.table()
     assert {row["experiment"] for row in result.rows()} >= {"gru defaults", "rnn defaults"}
 
 
@@ -133,15 +135,14 @@ def test_a_short_adding_run_lstm_beats_rnn_by_a_clear_margin():
     # In worker processes (single-threaded BLAS): on a busy machine a multithreaded BLAS in this
     # process can make the fused layers' thin matrix products very slow.
     settings = AddingSettings(eval_every=50, test_size=256)
-    result = run_adding(timesteps=(30,), seeds=(0,), rnn_iterations=400, lstm_iterations=400,
-                        settings=settings, jobs=2)
+    result = run_adding(lengths=(30,), seeds=(0,), iterations=400, settings=settings, jobs=2)
     final = {run.model: run.final_mse for run in result.runs}
     assert final["lstm"] < 0.03
     assert final["rnn"] > 0.1
 
 
 def test_a_gru_learns_the_short_adding_problem():
-    result = run_adding(timesteps=(10,), seeds=(0,), models=("gru",), gru_iterations=150,
+    result = run_adding(lengths=(10,), seeds=(0,), cells=("gru",), iterations=150,
                         settings=AddingSettings(eval_every=50, test_size=256), jobs=1)
     (run,) = result.runs
     assert run.model == "gru" and run.iterations == 150 and result.budgets == {"gru": 150}
@@ -185,9 +186,9 @@ def test_a_gru_learns_a_short_gap_and_starts_with_the_zero_biases_of_keras():
     network = gap_network("gru", 5)
     network.build((None, 6))
     layer = network.layers[1]
-    assert isinstance(layer, GRU)
+    assert isinstance(layer.cell, GRUCell) and layer.implementation == "fused"
     np.testing.assert_array_equal(layer.cell.bias.data, np.zeros((2, 3 * GapSettings().units)))
-    result = run_gap(gaps=(5,), seeds=(0,), models=("gru",), settings=GapSettings(iterations=100, test_size=256),
+    result = run_gap(lengths=(5,), seeds=(0,), cells=("gru",), settings=GapSettings(iterations=100, test_size=256),
                      jobs=1)
     (run,) = result.runs
     assert run.model == "gru" and run.accuracy == 1.0
@@ -195,45 +196,86 @@ def test_a_gru_learns_a_short_gap_and_starts_with_the_zero_biases_of_keras():
 
 
 def test_a_short_gap_run_reports_the_chrono_lstm_in_its_json_and_table():
-    result = run_gap(gaps=(3,), seeds=(0,), settings=GapSettings(iterations=5, test_size=32))
+    result = run_gap(lengths=(3,), seeds=(0,), settings=GapSettings(iterations=5, test_size=32))
     data = strict_json(result.to_json())
     assert data["models"] == ["rnn", "lstm", "lstm_chrono"]
     assert [run["model"] for run in data["runs"]] == ["rnn", "lstm", "lstm_chrono"]
     assert "LSTM chrono accuracy" in result.table() and "LSTM chrono gradient" in result.table()
 
 
-# ---- choosing models ----------------------------------------------------------------------------
-@pytest.mark.parametrize("name, run, valid", [
-    ("run_adding", run_adding, "'rnn', 'lstm', 'gru'"),
-    ("run_gap", run_gap, "'rnn', 'lstm', 'lstm_chrono', 'gru'"),
-    ("run_norms", norms.run_norms, "'rnn', 'lstm', 'gru'"),
-])
-def test_bad_model_names_are_refused_with_the_valid_ones_listed(name, run, valid):
-    with pytest.raises(ValueError, match=re.escape(f"{name}: unknown model 'GRU'; the models are {valid}")):
-        run(models=("rnn", "GRU"))
-    with pytest.raises(ValueError, match=re.escape(f"{name}: unknown models 'a', 'b'; the models are {valid}")):
-        run(models=["a", "b"])
-    with pytest.raises(ValueError, match=re.escape(f"{name}: models is empty; choose one or more of {valid}")):
-        run(models=())
-    with pytest.raises(ValueError, match=re.escape(f"{name}: models lists 'rnn' more than once")):
-        run(models=("rnn", "gru", "rnn"))
+# ---- choosing cells ----------------------------------------------------------------------------------
+VALID = "'rnn', 'irnn', 'lstm', 'lstm_chrono', 'gru'"
+
+
+@pytest.mark.parametrize("name, run", [("run_adding", run_adding), ("run_gap", run_gap),
+                                       ("run_norms", norms.run_norms)])
+def test_bad_cell_names_are_refused_with_the_valid_ones_listed(name, run):
+    with pytest.raises(ValueError, match=re.escape(f"{name}: unknown cell 'GRU'; the cells are {VALID}")):
+        run(cells=("rnn", "GRU"))
+    with pytest.raises(ValueError, match=re.escape(f"{name}: unknown cells 'a', 'b'; the cells are {VALID}")):
+        run(cells=["a", "b"])
+    with pytest.raises(ValueError, match=re.escape(f"{name}: cells is empty; choose one or more of {VALID}")):
+        run(cells=())
+    with pytest.raises(ValueError, match=re.escape(f"{name}: cells lists 'rnn' more than once")):
+        run(cells=("rnn", "gru", "rnn"))
 
 
 def test_the_functions_that_build_one_model_refuse_a_bad_name():
-    with pytest.raises(ValueError, match=re.escape("train_adding: unknown model 'lstm_chrono'; the models "
-                                                   "are 'rnn', 'lstm', 'gru'")):
-        train_adding("lstm_chrono", 10)
-    with pytest.raises(ValueError, match=re.escape("gap_network: unknown model 'grus'")):
+    with pytest.raises(ValueError, match=re.escape(f"train_adding: unknown cell 'lstm-chrono'; the cells are {VALID}")):
+        train_adding("lstm-chrono", 10)
+    with pytest.raises(ValueError, match=re.escape("gap_network: unknown cell 'grus'")):
         gap_network("grus", 5)
-    with pytest.raises(ValueError, match=re.escape("cell_norms: unknown model 'lstm_chrono'")):
-        norms.cell_norms("lstm_chrono")
+    with pytest.raises(ValueError, match=re.escape("cell_norms: unknown cell 'lstm-chrono'")):
+        norms.cell_norms("lstm-chrono")
 
 
-def test_every_model_has_one_label_and_one_distinct_colour_in_every_experiment():
-    for table in (adding.RECURRENT_LAYERS, gap.MODELS, norms.CELLS):
-        assert set(table) <= set(LABELS) and set(table) <= set(COLOURS)
+def test_every_cell_has_one_label_and_one_distinct_colour_in_every_experiment():
+    assert set(CELL_NAMES) == set(LABELS) == set(COLOURS)
     assert len(set(COLOURS.values())) == len(COLOURS)
-    assert COLOURS["gru"] == "tab:purple" and LABELS["gru"] == "GRU"
+    assert COLOURS["gru"] == "tab:purple" and LABELS["gru"] == "GRU" and LABELS["irnn"] == "IRNN"
+
+
+# ---- the defaults are unchanged: the shipped numbers come back ------------------------------------
+def test_the_adding_defaults_reproduce_the_shipped_curves():
+    # The shipped runs evaluate every 25 iterations: their first four points are those of a
+    # 100-iteration run with the same defaults (made in workers, as the shipped ones were).
+    shipped = {(r["model"], r["timesteps"], r["seed"]): r for r in load_result("vanishing-adding")["runs"]}
+    result = run_adding(lengths=(10,), seeds=(1,), iterations=100, jobs=1)
+    assert result.settings == AddingSettings()
+    for run in result.runs:
+        np.testing.assert_allclose(run.curve, shipped[(run.model, 10, 1)]["curve"][:4], rtol=1e-6)
+
+
+def test_the_gap_defaults_reproduce_the_shipped_runs():
+    shipped = {(r["model"], r["gap"], r["seed"]): r for r in load_result("vanishing-gap")["runs"]}
+    result = run_gap(lengths=(5,), seeds=(0,), jobs=1)
+    assert result.models == ["rnn", "lstm", "lstm_chrono"] and result.settings == GapSettings()
+    for run in result.runs:
+        expected = shipped[(run.model, 5, 0)]
+        assert run.accuracy == expected["accuracy"]
+        assert run.final_loss == pytest.approx(expected["final_loss"], rel=1e-4)
+        assert run.initial_gradient_ratio == pytest.approx(expected["initial_gradient_ratio"], rel=1e-6)
+
+
+# ---- norms out to 1,000 steps, every cell ------------------------------------------------------------
+def test_norms_reach_a_thousand_steps_for_every_cell():
+    result = norms.run_norms(timesteps=1000, units=16, features=4, rhos=(0.9, 3.0), input_scales=(1.0,),
+                             forget_biases=(1.0,), cells=CELL_NAMES)
+    assert result.theory_timesteps == norms.THEORY_MAX_STEPS       # rho^T must fit in float64
+    assert all(len(r.log10_norms) == norms.THEORY_MAX_STEPS + 1 for r in result.linear + result.tanh)
+    by_cell = {r.model: r for r in result.cells}
+    assert all(len(r.log10_norms) == 1001 and math.isfinite(r.slope) for r in result.cells)
+    # Identity and ReLU pass the gradient on unchanged through every unit that stays active...
+    assert by_cell["irnn"].log10_norms[500] > -1 > -50 > by_cell["rnn"].log10_norms[500]
+    # ...and chrono's long memory times keep the LSTM's far above the default LSTM's.
+    assert by_cell["lstm_chrono"].log10_norms[1000] > by_cell["lstm"].log10_norms[1000] + 50
+    for row in result.cells:   # a gradient of exactly 0 is reported, not fitted
+        norms_at = np.array(row.log10_norms)
+        if row.zero_from is None:
+            assert np.all(np.isfinite(norms_at))
+        else:
+            assert norms_at[row.zero_from] == -np.inf and np.all(np.isfinite(norms_at[:row.zero_from]))
+    assert "exactly 0 from k" in result.table()
 
 
 # ---- the command -------------------------------------------------------------------------------
@@ -287,6 +329,51 @@ def test_models_flag_chooses_the_cells_and_refuses_repeats_and_unknown_names(cap
     table = capsys.readouterr().out
     assert "GRU" in table and "LSTM, default" not in table
     assert main(["vanishing", "norms", "--quick", "--models", "rnn", "rnn"]) == 2
-    assert capsys.readouterr().err.strip() == "tinyseq vanishing norms: --models names a model more than once: rnn rnn"
-    assert main(["vanishing", "adding", "--models", "lstm_chrono"]) == 2
-    assert "invalid choice: 'lstm_chrono' (choose from 'rnn', 'lstm', 'gru')" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == ("tinyseq vanishing norms: --cells (--models) names rnn more than once: "
+                                               "rnn rnn")
+    assert main(["vanishing", "adding", "--models", "lstm-chrono"]) == 2
+    assert "unknown cell 'lstm-chrono'; the cells are rnn, irnn, lstm, lstm_chrono, gru" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["norms", "--lr", "0.1"], "--lr does not apply to norms; it takes --cells --lengths --units --seeds"),
+    (["clipping", "--cells", "gru", "--clip", "1"], "--cells --clip do not apply to clipping; it takes --lengths "
+                                                    "--units --iterations --batch-size --lr --seeds"),
+    (["norms", "--lengths", "10", "20"], "norms measures one length; --lengths got 10 20"),
+    (["clipping", "--seeds", "0", "1"], "clipping measures one seed; --seeds got 0 1"),
+    (["temporal-order", "--lengths", "9"], "--lengths must be at least 10 for temporal-order, got 9"),
+    (["adding", "--lengths", "50", "50"], "--lengths names 50 more than once: 50 50"),
+    (["gap", "--seed", "1", "--seeds", "2"], "give --seed or --seeds, not both"),
+])
+def test_settings_an_experiment_does_not_take_or_cannot_use_are_one_line_errors(arguments, message, capsys):
+    assert main(["vanishing", *arguments]) == 2
+    assert capsys.readouterr().err.strip() == f"tinyseq vanishing {arguments[0]}: {message}"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["adding", "--lr", "0"], "argument --lr: must be greater than 0, got 0"),
+    (["gap", "--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
+    (["copying", "--units", "-3"], "argument --units: must be at least 1, got -3"),
+    (["adding", "--clip", "x"], "argument --clip"),
+])
+def test_bad_values_are_one_line_errors(arguments, message, capsys):
+    assert main(["vanishing", *arguments]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+
+
+def test_settings_reach_the_experiments(tmp_path, capsys):
+    path = tmp_path / "gap.json"
+    assert main(["vanishing", "gap", "--cells", "irnn", "--lengths", "3", "--iterations", "5", "--units", "4",
+                 "--batch-size", "8", "--optimizer", "sgd", "--lr", "0.1", "--clip", "2", "--seeds", "4",
+                 "--jobs", "1", "--json", str(path)]) == 0
+    data = strict_json(path.read_text())
+    assert data["models"] == ["irnn"] and data["gaps"] == [3] and data["seeds"] == [4]
+    assert data["settings"] == dict(GapSettings().__dict__, iterations=5, units=4, batch_size=8, optimizer="sgd",
+                                    learning_rate=0.1, global_clipnorm=2.0)
+    path = tmp_path / "clipping.json"
+    assert main(["vanishing", "clipping", "--lengths", "6", "--iterations", "3", "--units", "5", "--batch-size",
+                 "2", "--lr", "0.01", "--jobs", "1", "--json", str(path)]) == 0
+    data = strict_json(path.read_text())
+    assert (data["timesteps"], data["iterations"], data["units"], data["batch_size"], data["learning_rate"]) == (
+        6, 3, 5, 2, 0.01)

@@ -42,37 +42,52 @@ def sparse_categorical_accuracy(y_true, y_pred):
     return float(np.mean(np.argmax(y_pred, axis=-1) == labels))
 
 
+def categorical_accuracy(y_true, y_pred):
+    """The fraction of samples whose highest-scoring class is the one-hot target's class.
+
+    Args:
+        y_true: one-hot (or soft) targets of y_pred's shape; their argmax is the class.
+        y_pred: scores (probabilities or logits) over the last axis.
+    """
+    y_pred = _array(y_pred)
+    y_true = losses.match_shapes(y_true, y_pred.shape, "categorical_accuracy")
+    return float(np.mean(np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)))
+
+
+def accuracy(y_true, y_pred):
+    """Keras's "accuracy": which one is chosen from the shapes alone, as Keras does.
+
+    Binary accuracy if y_pred has one unit on its last axis; sparse categorical accuracy if
+    y_true has fewer axes than y_pred, or a last axis of 1 against several classes; otherwise
+    categorical accuracy. (The loss plays no part: "accuracy" with "mse" on one output unit
+    is binary accuracy.)
+    """
+    return _accuracy_for(np.shape(_array(y_true)), np.shape(_array(y_pred)))(y_true, y_pred)
+
+
+def _accuracy_for(true_shape, predicted_shape):
+    if predicted_shape[-1] == 1:
+        return binary_accuracy
+    if len(true_shape) < len(predicted_shape) or true_shape[-1] == 1:
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
 def _array(x):
     return np.asarray(x.data if isinstance(x, Tensor) else x)
 
 
-_REGISTRY = Registry("metric", {"binary_accuracy": binary_accuracy,
+_REGISTRY = Registry("metric", {"accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
+                                "categorical_accuracy": categorical_accuracy,
                                 "sparse_categorical_accuracy": sparse_categorical_accuracy},
-                     "'accuracy', 'acc', or a callable metric(y_true, y_pred)")
+                     "a callable metric(y_true, y_pred)")
 
 
-def get(identifier, loss=None, output_shape=None):
-    """Return the metric called `identifier`, or `identifier` itself if callable.
-
-    "accuracy" (or "acc") is resolved as Keras does: binary accuracy if the loss is binary
-    crossentropy or the model has a single output unit, sparse categorical accuracy if the
-    loss is sparse categorical crossentropy.
-
-    Args:
-        identifier: a metric name or a callable.
-        loss: the model's loss (name or function), used to resolve "accuracy".
-        output_shape: the model's output shape, used to resolve "accuracy".
+def get(identifier):
+    """Return the metric called `identifier` ("accuracy" or "acc": see `accuracy`), or
+    `identifier` itself if callable.
 
     Raises:
-        ValueError: for an unknown name, or an "accuracy" that the loss cannot resolve.
+        ValueError: for an unknown name (the message lists the valid ones).
     """
-    if identifier in ("accuracy", "acc"):
-        loss_name = loss if loss is None or isinstance(loss, str) else getattr(loss, "__name__", repr(loss))
-        loss = None if loss is None else losses.get(loss)
-        if loss is losses.binary_crossentropy or (output_shape is not None and output_shape[-1] == 1):
-            return binary_accuracy
-        if loss is losses.sparse_categorical_crossentropy:
-            return sparse_categorical_accuracy
-        raise ValueError(f"cannot tell which accuracy {identifier!r} means for loss {loss_name!r}; name it: "
-                         f"{', '.join(_REGISTRY.entries)}")
     return _REGISTRY.get(identifier)

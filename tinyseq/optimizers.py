@@ -1,4 +1,4 @@
-"""Optimizers with Keras 3's defaults and update formulas: `SGD`, `RMSprop`, `Adam`.
+"""Optimizers with Keras 3's defaults and update formulas: `SGD`, `RMSprop`, `Adam`, `AdamW`.
 
 Usage, after `loss.backward()`:
 
@@ -14,6 +14,15 @@ Gradients can be clipped first, with Keras's options (at most one of them):
 `clipnorm` rescales each gradient whose L2 norm exceeds it, `global_clipnorm` rescales all of
 them together when their joint norm exceeds it, `clipvalue` clips each element to ±clipvalue.
 Clipping makes new arrays: the `.grad` arrays are never modified.
+
+`weight_decay` (any optimizer; AdamW's default is 0.004) shrinks each parameter before its
+update, as Keras does: w = w - w * weight_decay * lr, decoupled from the gradient.
+
+One difference from Keras on purpose: for an Embedding, Keras's `fit` hands the optimizer a
+sparse gradient with one row per occurrence of an id, and Adam and RMSprop then add each
+occurrence's square separately into the second moment; tinyseq sums the rows first and
+squares the sum, the textbook update. Batches with a repeated id therefore give slightly
+different numbers (docs/how-to/coming-from-keras.md measures it).
 
 The learning rate may be a number or a schedule from `tinyseq.schedules`, evaluated at the step
 count before each update.
@@ -39,13 +48,15 @@ class Optimizer:
         clipnorm: clip each gradient to this L2 norm.
         clipvalue: clip each gradient element to [-clipvalue, clipvalue].
         global_clipnorm: clip all gradients together to this joint L2 norm.
+        weight_decay: shrink each parameter by weight_decay * lr of itself before each update.
         name: the optimizer's name.
     """
 
     slot_names: tuple = ()
     default_name = "optimizer"
 
-    def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
+    def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None, weight_decay=None,
+                 name=None):
         if name is not None and not (isinstance(name, str) and name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name or self.default_name
@@ -59,6 +70,8 @@ class Optimizer:
         self.clipnorm = chosen.get("clipnorm")
         self.clipvalue = chosen.get("clipvalue")
         self.global_clipnorm = chosen.get("global_clipnorm")
+        self.weight_decay = None if weight_decay is None else checks.non_negative_number(
+            weight_decay, "weight_decay", self.name)
         self.iterations = 0
         self._parameters = None  # fixed by the first step
         self._slots = {name: [] for name in self.slot_names}  # slot name -> one array per parameter
@@ -96,10 +109,18 @@ class Optimizer:
         if not with_gradient:
             raise ValueError(f"{self.name}.step: no parameter has a gradient; call loss.backward() first")
         gradients = self.clip_gradients([p.grad for _, p in with_gradient])
+        if self.weight_decay:
+            for _, parameter in with_gradient:
+                self.decay(parameter.data)
         for (index, parameter), gradient in zip(with_gradient, gradients):
             slots = {name: arrays[index] for name, arrays in self._slots.items()}
             self.update(parameter.data, gradient, slots)
         self.iterations += 1
+
+    def decay(self, variable):
+        """Shrink `variable` in place: w = w - w * weight_decay * lr (in its dtype, as Keras)."""
+        as_dtype = variable.dtype.type
+        np.subtract(variable, variable * as_dtype(self.weight_decay) * as_dtype(self.learning_rate), out=variable)
 
     def update(self, variable, gradient, slots):
         """Apply one update to `variable` (a numpy array, changed in place).
@@ -174,7 +195,8 @@ class Optimizer:
         if isinstance(learning_rate, LearningRateSchedule):
             learning_rate = schedules.serialize(learning_rate)
         return {"name": self.name, "learning_rate": learning_rate, "clipnorm": self.clipnorm,
-                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
+                "weight_decay": self.weight_decay}
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r} learning_rate={self._learning_rate}>"
@@ -191,7 +213,7 @@ class SGD(Optimizer):
         learning_rate: default 0.01.
         momentum: in [0, 1]; 0 is plain gradient descent.
         nesterov: use Nesterov momentum.
-        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name (see `Optimizer`).
     """
 
     default_name = "SGD"
@@ -228,32 +250,58 @@ class RMSprop(Optimizer):
     """Divide each step by a running root-mean-square of recent gradients, as Keras 3:
 
         v = rho * v + (1 - rho) * g²
-        w = w - lr * g / sqrt(v + epsilon)
+        centered:      a = rho * a + (1 - rho) * g;   d = v - a² + epsilon
+        not centered:  d = v + epsilon
+        step = lr * g / sqrt(d)
+        without momentum:  w = w - step
+        with momentum:     s = momentum * s + step;   w = w - s
 
     Args:
         learning_rate: default 1e-3.
-        rho: the decay of the running average of squared gradients.
+        rho: the decay of the running averages.
+        momentum: in [0, 1]; 0 (the default) applies each step directly.
         epsilon: keeps the division finite.
-        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+        centered: divide by an estimate of the gradients' variance (v - a²) instead of their
+            mean square.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name (see `Optimizer`).
     """
 
-    slot_names = ("velocity",)
     default_name = "rmsprop"
 
-    def __init__(self, learning_rate=1e-3, rho=0.9, epsilon=1e-7, **kwargs):
+    def __init__(self, learning_rate=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        where = kwargs.get("name") or self.default_name  # set before Optimizer.__init__: slot_names needs them
+        self.momentum = checks.number(momentum, "momentum", where, low=0, high=1)
+        self.centered = checks.boolean(centered, "centered", where)
         super().__init__(learning_rate, **kwargs)
         self.rho = checks.number(rho, "rho", self.name, low=0, high=1)
         self.epsilon = checks.positive_number(epsilon, "epsilon", self.name)
+
+    @property
+    def slot_names(self):
+        """velocity; momentum with momentum; average_gradient when centered (as Keras)."""
+        return ("velocity",) + (("momentum",) if self.momentum else ()) + (
+            ("average_gradient",) if self.centered else ())
 
     def update(self, variable, gradient, slots):
         """See `Optimizer.update`."""
         velocity = slots["velocity"]
         np.add(self.rho * velocity, (1 - self.rho) * np.square(gradient), out=velocity)
-        np.subtract(variable, self.learning_rate * gradient / np.sqrt(velocity + self.epsilon), out=variable)
+        if self.centered:
+            average = slots["average_gradient"]
+            np.add(self.rho * average, (1 - self.rho) * gradient, out=average)
+            denominator = velocity - np.square(average) + self.epsilon
+        else:
+            denominator = velocity + self.epsilon
+        step = self.learning_rate * gradient / np.sqrt(denominator)
+        if self.momentum:
+            np.add(self.momentum * slots["momentum"], step, out=slots["momentum"])
+            step = slots["momentum"]
+        np.subtract(variable, step, out=variable)
 
     def get_config(self):
         """See `Optimizer.get_config`."""
-        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
 
 
 class Adam(Optimizer):
@@ -262,6 +310,7 @@ class Adam(Optimizer):
 
         m = m + (g - m) * (1 - beta_1)
         v = v + (g² - v) * (1 - beta_2)
+        amsgrad:  v_hat = max(v_hat, v), used in place of v below
         alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)      with t = iterations + 1
         w = w - alpha * m / (sqrt(v) + epsilon)
 
@@ -270,17 +319,23 @@ class Adam(Optimizer):
         beta_1: decay of the running mean of gradients.
         beta_2: decay of the running mean of squared gradients.
         epsilon: keeps the division finite.
-        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+        amsgrad: divide by the largest second moment seen so far (Reddi et al.'s AMSGrad).
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name (see `Optimizer`).
     """
 
-    slot_names = ("momentum", "velocity")
     default_name = "adam"
 
-    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        self.amsgrad = checks.boolean(amsgrad, "amsgrad", kwargs.get("name") or self.default_name)
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = checks.number(beta_1, "beta_1", self.name, low=0, high=1, high_open=True)
         self.beta_2 = checks.number(beta_2, "beta_2", self.name, low=0, high=1, high_open=True)
         self.epsilon = checks.positive_number(epsilon, "epsilon", self.name)
+
+    @property
+    def slot_names(self):
+        """momentum and velocity; velocity_hat with amsgrad (as Keras)."""
+        return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
     def update(self, variable, gradient, slots):
         """See `Optimizer.update`."""
@@ -293,19 +348,40 @@ class Adam(Optimizer):
         alpha = as_dtype(self.learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         np.add(momentum, (gradient - momentum) * (1 - self.beta_1), out=momentum)
         np.add(velocity, (np.square(gradient) - velocity) * (1 - self.beta_2), out=velocity)
+        if self.amsgrad:
+            velocity = np.maximum(slots["velocity_hat"], velocity, out=slots["velocity_hat"])
         np.subtract(variable, momentum * alpha / (np.sqrt(velocity) + self.epsilon), out=variable)
 
     def get_config(self):
         """See `Optimizer.get_config`."""
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
 
 
-_REGISTRY = Registry("optimizer", {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}, "an Optimizer instance")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as Keras 3's AdamW: `Adam` whose
+    `weight_decay` defaults to 0.004 (see `Optimizer.decay`).
+
+    Args:
+        learning_rate, beta_1, beta_2, epsilon, amsgrad: see `Adam`.
+        weight_decay: default 0.004.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, name (see `Optimizer`).
+    """
+
+    default_name = "adamw"
+
+    def __init__(self, learning_rate=1e-3, weight_decay=0.004, **kwargs):
+        super().__init__(learning_rate, weight_decay=checks.non_negative_number(
+            weight_decay, "weight_decay", kwargs.get("name") or self.default_name), **kwargs)
+
+
+_REGISTRY = Registry("optimizer", {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW},
+                     "an Optimizer instance")
 
 
 def get(identifier):
     """Return `identifier` if it is an Optimizer, else a new one with Keras's defaults by name
-    ("sgd", "rmsprop", "adam"; any case).
+    ("sgd", "rmsprop", "adam", "adamw"; any case).
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones).

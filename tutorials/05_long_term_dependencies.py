@@ -91,7 +91,7 @@ def train_on_adding(model, timesteps, iterations, seed=0):
             train_step(network, optimizer, mean_squared_error, *batch)
         if iteration % settings.eval_every == 0:
             with ts.no_grad():
-                curve.append((iteration, mean_squared_error(test_y, network(test_x)).item()))
+                curve.append((iteration, ts.mean(mean_squared_error(test_y, network(test_x))).item()))
     return network, curve
 
 
@@ -217,7 +217,7 @@ table(["T", "SimpleRNN: final test MSE", "SimpleRNN: iterations to < 0.01", "LST
 def first_to_last_gradient(network, x, y):
     """||dL/dx_first|| / ||dL/dx_last|| for inputs x (batch, timesteps, features), over the batch."""
     inputs = ts.tensor(x, requires_grad=True)
-    mean_squared_error(y, network(inputs)).backward()
+    ts.mean(mean_squared_error(y, network(inputs))).backward()
     per_step = np.linalg.norm(inputs.grad, axis=(0, 2))
     return per_step[0] / per_step[-1]
 

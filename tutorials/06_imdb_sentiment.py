@@ -269,9 +269,19 @@ with tempfile.TemporaryDirectory() as folder:
     print("the loaded model predicts exactly the same:", same)
 
 # %% [markdown]
-# !!! note "tinyseq's `.h5` files are not HDF5"
-#     The walkthrough names its file `imdb.h5`, so tinyseq accepts that name, but the file is
-#     tinyseq's own format, not Keras's: Keras cannot read it, nor tinyseq a Keras file.
+# !!! note "The file opens in Keras too"
+#     A name ending in `.h5` gives Keras's HDF5 model file, and `.keras` Keras 3's own format:
+#     `keras.models.load_model("imdb.h5")` opens what tinyseq saved, and tinyseq's `load_model`
+#     opens a model Keras saved, with the same predictions ([Coming from
+#     Keras](../how-to/coming-from-keras.md#model-files) has the details).
+#
+# `model.save` stores the model, not the word index that turns text into its ids, so encoding
+# new text for it needs the dataset again. `tinyseq imdb train` stores both: its model file
+# holds the kept words and the id rules, and `tinyseq imdb predict` and `tinyseq imdb explain`
+# then work with no dataset at hand (`explain` shows, word by word, what the model would say
+# if the review ended there). A model of your own gets the same with
+# `save_with_preprocessing(model, path, imdb.text_preprocessing(num_words=NUM_WORDS, maxlen=...))`
+# from `tinyseq.preprocessing.text`.
 #
 # ## What you have seen
 #

@@ -1,9 +1,12 @@
-"""`tinyseq imdb train|predict`: the classic Keras IMDB walkthrough as a job, and your own text
-through the model it trains.
+"""`tinyseq imdb train|predict|explain`: the classic Keras IMDB walkthrough as a job, your own
+text through the model it trains, and a look at what the model does at each word.
 
 Embedding(5000, 32) -> LSTM(100) -> Dense(1, sigmoid), adam, binary cross-entropy, batch 128,
-2 epochs, reviews padded to 500 words: 213,301 parameters. `tinyseq imdb train` calls
-`train_seed_model` and prints what it returns; `tinyseq imdb predict` runs `predict_texts`.
+2 epochs, reviews padded to 500 words: 213,301 parameters (`--cell gru` or `rnn` puts GRU(100)
+or SimpleRNN(100) in the LSTM's place). `tinyseq imdb train` calls `train_seed_model` and
+prints what it returns; `tinyseq imdb predict` runs `predict_texts`; `tinyseq imdb explain`
+runs `tinyseq.viz.explain.explain_review`. The model file carries the word index it was
+trained with, so the last two need no dataset.
 
 tinyseq changes one thing in the recipe, unless told not to: Adam's learning rate (0.001, as
 the walkthrough's) falls linearly to 0 over the last epoch (`walkthrough_optimizer`).
@@ -38,27 +41,43 @@ from ..models.saving import read_metadata
 from ..models.sequential import Sequential
 from ..nn import activations
 from ..nn.core import Dense, Embedding
-from ..nn.recurrent import LSTM
+from ..nn.recurrent import GRU, LSTM, SimpleRNN
 from ..optimizers import Adam
 from ..preprocessing.sequence import pad_sequences
+from ..preprocessing.text import read_preprocessing, save_with_preprocessing, tokenize
 from ..schedules import LinearDecay
+from ..viz.explain import explain_review, explanation_to_ansi, explanation_to_html, explanation_to_svg
 from .arguments import CommandError, at_least, distinct_files, existing_path, positive_int, readable_file, \
     runs, unwritable_reason, writable_file
 
 WALKTHROUGH_SENTENCES = ("i really liked the movie and had fun", "professional disappointment")
 
 
-def build_seed_model(num_words=5000, maxlen=500, embedding_size=32, units=100, mask_zero=False, optimizer="adam"):
+# The recurrent layer of the model, by the name `--cell` takes.
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}
+
+
+def build_seed_model(num_words=5000, maxlen=500, embedding_size=32, units=100, mask_zero=False, optimizer="adam",
+                     cell="lstm"):
     """The walkthrough's model, compiled as it compiles it (with `optimizer`, by default "adam").
 
-    With `mask_zero`, padding (id 0) is masked: the LSTM carries its state over padded steps,
-    so it runs each review from its first word on (`benchmarks/README.md` times an epoch with and
-    without it).
+    `cell` picks the recurrent layer: "lstm" (the walkthrough's), "gru" or "rnn" (SimpleRNN),
+    each with `units` units and Keras's initialisers; everything else stays the same. With
+    `mask_zero`, padding (id 0) is masked: the recurrent layer carries its state over padded
+    steps, so it runs each review from its first word on (`benchmarks/README.md` times an epoch
+    with and without it).
     """
+    check_cell(cell, "build_seed_model")
     model = Sequential([Embedding(num_words, embedding_size, input_length=maxlen, mask_zero=mask_zero),
-                        LSTM(units), Dense(1, activation="sigmoid")])
+                        CELLS[cell](units), Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics=["accuracy"])
     return model
+
+
+def check_cell(cell, function):
+    """Raise a ValueError naming `function` unless `cell` is a name in CELLS."""
+    if cell not in CELLS:
+        raise ValueError(f"{function}: cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}")
 
 
 def walkthrough_optimizer(steps_per_epoch, epochs, decay_learning_rate=True):
@@ -96,12 +115,17 @@ def prepare_data(num_words=5000, maxlen=500, path=None, train_samples=None, test
     return (pad_sequences(x_train, maxlen=maxlen), y_train), (pad_sequences(x_test, maxlen=maxlen), y_test)
 
 
-def predict_texts(model, texts, path=None):
-    """The model's positive-sentiment probability for each text (encoded with the right offsets)."""
-    num_words = model.layers[0].input_dim
-    maxlen = model.input_shape[1]
-    ids = [imdb.encode_text(text, num_words=num_words, path=path) for text in texts]
-    return model.predict(pad_sequences(ids, maxlen=maxlen), verbose=0)[:, 0]
+def predict_texts(model, texts, path=None, preprocessing=None):
+    """The model's positive-sentiment probability for each text.
+
+    `preprocessing` (a `TextPreprocessing`, e.g. `read_preprocessing(model_file)`) turns the
+    texts into ids; without it, it is rebuilt from the IMDB data at `path` (as `load_data`
+    finds it) for the model's vocabulary and input length.
+    """
+    if preprocessing is None:
+        preprocessing = imdb.text_preprocessing(num_words=model.layers[0].input_dim, maxlen=model.input_shape[1],
+                                                path=path)
+    return model.predict(preprocessing.transform(texts), verbose=0)[:, 0]
 
 
 class EpochTimer(Callback):
@@ -174,11 +198,15 @@ def reading_imdb():
 
 
 # The settings a checkpoint was made with, each by the command-line flag that sets it.
-RUN_SETTINGS = {"epochs": "--epochs", "batch_size": "--batch-size", "maxlen": "--maxlen",
+RUN_SETTINGS = {"cell": "--cell", "epochs": "--epochs", "batch_size": "--batch-size", "maxlen": "--maxlen",
                 "num_words": "--num-words", "train_samples": "--quick (training reviews)",
                 "test_samples": "--quick (test reviews)", "seed": "--seed", "mask_zero": "--mask-zero",
                 "bucket_by_length": "--bucket", "constant_learning_rate": "--constant-learning-rate",
                 "data": "--data (the training reviews' checksum)"}
+
+
+# What a checkpoint written before a setting existed ran with: every run was an LSTM's.
+OLDER_CHECKPOINTS = {"cell": "lstm"}
 
 
 def data_checksum(*arrays):
@@ -197,7 +225,7 @@ def settings_differences(saved, current):
     """
     differences = []
     for key, flag in RUN_SETTINGS.items():
-        before, now = saved.get(key), current[key]
+        before, now = saved.get(key, OLDER_CHECKPOINTS.get(key)), current[key]
         if before == now:
             continue
         if (key == "epochs" and saved.get("constant_learning_rate") and current["constant_learning_rate"]
@@ -236,12 +264,18 @@ def check_resumable(checkpoint, settings):
 
 def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num_words=5000, path=None,
                      train_samples=None, test_samples=None, seed=0, resume=False, verbose=1,
-                     mask_zero=False, bucket_by_length=False, decay_learning_rate=True):
+                     mask_zero=False, bucket_by_length=False, decay_learning_rate=True, cell="lstm"):
     """Train the walkthrough's model end to end, save it to `output` and return an IMDBResult.
+
+    `cell` is the recurrent layer, "lstm", "gru" or "rnn" (see `build_seed_model`).
 
     `mask_zero` and `bucket_by_length` (batches of similar lengths, see `Sequential.fit`) are
     the exact speed-ups; the walkthrough uses neither. `decay_learning_rate=False` keeps Adam's
     learning rate constant, as the walkthrough does (see `walkthrough_optimizer`).
+
+    The model file holds, in its metadata (`read_metadata`), the run's settings under
+    "training" and the word index and id rules that turn text into its input under
+    "preprocessing" (`read_preprocessing`), so it reads new text without the dataset.
 
     A checkpoint of the run is kept at `output + ".backup"` (every epoch, and on Ctrl-C), with
     the run's settings stored in it; it is removed once the model file is written. With
@@ -254,6 +288,7 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
             the loss became NaN or infinite (the last good checkpoint is kept).
         KeyboardInterrupt: Ctrl-C; the checkpoint is kept when training had not finished.
     """
+    check_cell(cell, "train_seed_model")
     checkpoint = f"{output}.backup"
     problem = unwritable_reason(output)
     if problem:
@@ -265,7 +300,8 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
     random.seed(seed)
     with reading_imdb():
         (x_train, y_train), (x_test, y_test) = prepare_data(num_words, maxlen, path, train_samples, test_samples)
-    settings = {"epochs": epochs, "batch_size": batch_size, "maxlen": maxlen, "num_words": num_words,
+        preprocessing = imdb.text_preprocessing(num_words=num_words, maxlen=maxlen, path=path)
+    settings = {"cell": cell, "epochs": epochs, "batch_size": batch_size, "maxlen": maxlen, "num_words": num_words,
                 "train_samples": train_samples, "test_samples": test_samples, "seed": seed,
                 "mask_zero": mask_zero, "bucket_by_length": bucket_by_length,
                 "constant_learning_rate": not decay_learning_rate, "data": data_checksum(x_train, y_train)}
@@ -274,7 +310,7 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
     if verbose:
         print(f"{len(x_train)} train sequences, {len(x_test)} test sequences, padded to {x_train.shape[1]}")
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    model = build_seed_model(num_words, maxlen, mask_zero=mask_zero,
+    model = build_seed_model(num_words, maxlen, mask_zero=mask_zero, cell=cell,
                              optimizer=walkthrough_optimizer(steps_per_epoch, epochs, decay_learning_rate))
     if verbose:
         model.summary()
@@ -291,18 +327,18 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
                 if os.path.exists(checkpoint) else "no epoch had finished, so there is no checkpoint")
         raise CommandError(f"the loss became {error.loss} in epoch {error.epoch}, batch {error.batch}: training "
                            f"stopped there; {kept}. Another --seed may avoid it") from None
-    model.save(output)
+    save_with_preprocessing(model, output, preprocessing, metadata={"training": settings})
     os.remove(checkpoint)
     try:
         loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-        probabilities = predict_texts(model, WALKTHROUGH_SENTENCES, path=path)
+        probabilities = predict_texts(model, WALKTHROUGH_SENTENCES, preprocessing=preprocessing)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted after training; the model is saved at {output}") from None
     return IMDBResult(
         test_loss=loss, test_accuracy=accuracy, epoch_seconds=timer.seconds, history=history.history,
         sentences={text: float(p) for text, p in zip(WALKTHROUGH_SENTENCES, probabilities)},
         parameters=model.count_params(),
-        settings={"epochs": epochs, "batch_size": batch_size, "maxlen": maxlen, "num_words": num_words,
+        settings={"cell": cell, "epochs": epochs, "batch_size": batch_size, "maxlen": maxlen, "num_words": num_words,
                   "train_samples": len(x_train), "test_samples": len(x_test), "seed": seed, "resumed": resume,
                   "mask_zero": mask_zero, "bucket_by_length": bucket_by_length,
                   "decay_learning_rate": decay_learning_rate})
@@ -310,14 +346,15 @@ def train_seed_model(output="imdb.h5", epochs=2, batch_size=128, maxlen=500, num
 
 # ---- the commands ------------------------------------------------------------------------------
 def add_imdb_parser(commands):
-    """Add the `imdb` command, with its `train` and `predict` subcommands, to `commands`."""
+    """Add the `imdb` command, with its `train`, `predict` and `explain` subcommands, to `commands`."""
     imdb_parser = commands.add_parser("imdb", help="the Keras IMDB sentiment LSTM: train it, or run your own text",
                                       description="The classic Keras IMDB walkthrough: an LSTM that reads movie "
                                                   "reviews and says whether they are positive.")
-    actions = imdb_parser.add_subparsers(dest="action", required=True, metavar="{train,predict}",
+    actions = imdb_parser.add_subparsers(dest="action", required=True, metavar="{train,predict,explain}",
                                          help="`tinyseq imdb ACTION --help` lists its options")
     add_train_parser(actions)
     add_predict_parser(actions)
+    add_explain_parser(actions)
     return imdb_parser
 
 
@@ -325,10 +362,14 @@ def add_train_parser(actions):
     """Add `imdb train` to `actions` (the subparsers of `imdb`)."""
     train = actions.add_parser(
         "train", help="train the walkthrough's model end to end",
-        description="Train Embedding(5000, 32) -> LSTM(100) -> Dense(1, sigmoid) on the IMDB reviews, evaluate it on "
-                    "the test reviews and save it. Ctrl-C stops after the current batch and keeps a checkpoint "
+        description="Train Embedding(5000, 32) -> LSTM(100) -> Dense(1, sigmoid) (or GRU(100) or SimpleRNN(100) "
+                    "with --cell) on the IMDB reviews, evaluate it on the test reviews and save it, with the word "
+                    "index it needs to read new text. Ctrl-C stops after the current batch and keeps a checkpoint "
                     "(OUTPUT.backup); --resume continues from it exactly. Exit codes: 0 done, 2 a mistake in the "
                     "command or data (one line on stderr), 130 interrupted.")
+    train.add_argument("--cell", choices=list(CELLS), default="lstm",
+                       help="the recurrent layer: lstm = LSTM(100), gru = GRU(100), rnn = SimpleRNN(100); "
+                            "Keras's initialisers (default lstm, as the walkthrough)")
     train.add_argument("--epochs", type=positive_int, default=2, metavar="N", help="epochs to train (default 2)")
     train.add_argument("--batch-size", type=positive_int, default=128, metavar="N",
                        help="reviews per gradient step (default 128)")
@@ -380,10 +421,38 @@ def add_predict_parser(actions):
     predict.add_argument("--file", type=readable_file, metavar="PATH",
                          help="read the texts from this file, one per line (`-`: standard input; default: the TEXT "
                               "arguments, or standard input when it is piped)")
-    predict.add_argument("--data", type=existing_path, metavar="PATH",
-                         help="the aclImdb data the model was trained on, for its word ranks (default: as for "
-                              "train: $TINYSEQ_DATA, the cache, then a download)")
+    add_data_argument(predict)
     return runs(predict, run_predict)
+
+
+def add_data_argument(parser):
+    """Add --data to `predict` or `explain`: needed only by models saved without their word index."""
+    parser.add_argument("--data", type=existing_path, metavar="PATH",
+                        help="only for a model file that does not hold its word index (saved by an older tinyseq or "
+                             "with model.save): the aclImdb data it was trained on, to rebuild it (default: "
+                             "$TINYSEQ_DATA, then the cache; never a download)")
+
+
+def add_explain_parser(actions):
+    """Add `imdb explain` to `actions` (the subparsers of `imdb`)."""
+    explain = actions.add_parser(
+        "explain", help="what the model does at each word of a review",
+        description="Run a model that `tinyseq imdb train` saved over one review, word by word, and show for each "
+                    "word the prediction it would make if the review ended there and the mean activity of its "
+                    "gates (LSTM: input, forget, output; GRU: update, reset; simple RNN: the hidden state's mean "
+                    "|h|). Words are coloured by that prediction when the output is a terminal (NO_COLOR turns it "
+                    "off). Exit codes: 0 done, 2 a mistake in the command, model or text (one line on stderr).")
+    explain.add_argument("model", metavar="MODEL", help="a model saved by `tinyseq imdb train` (e.g. imdb.h5)")
+    explain.add_argument("text", nargs="?", metavar="TEXT",
+                         help="the review (quote it); `-` reads it from standard input (default: standard input "
+                              "when it is piped)")
+    explain.add_argument("--file", type=readable_file, metavar="PATH",
+                         help="read the review from this file, all of it (`-`: standard input; default: the TEXT argument)")
+    explain.add_argument("--html", type=writable_file, metavar="PATH",
+                         help="also write the figure as a self-contained HTML page here (default: none)")
+    explain.add_argument("--svg", type=writable_file, metavar="PATH", help="also write the figure as SVG here (default: none)")
+    add_data_argument(explain)
+    return runs(explain, run_explain)
 
 
 def run_train(args):
@@ -401,7 +470,7 @@ def run_train(args):
         result = train_seed_model(output=args.output, epochs=args.epochs, batch_size=args.batch_size,
                                   num_words=args.num_words, path=args.data, seed=args.seed, resume=args.resume,
                                   verbose=args.verbose, mask_zero=args.mask_zero, bucket_by_length=args.bucket,
-                                  decay_learning_rate=not args.constant_learning_rate, **sizes)
+                                  decay_learning_rate=not args.constant_learning_rate, cell=args.cell, **sizes)
     except KeyboardInterrupt as stop:
         message = str(stop) or "interrupted"
         if os.path.exists(f"{args.output}.backup"):
@@ -428,22 +497,85 @@ def run_predict(args):
     """
     texts = read_texts(args.text, args.file)
     model = load_sentiment_model(args.model)
-    with reading_imdb():
-        probabilities = predict_texts(model, texts, path=args.data)
+    preprocessing = model_preprocessing(args.model, model, args.data)
+    probabilities = predict_texts(model, texts, preprocessing=preprocessing)
     for text, probability in zip(texts, probabilities):
         print(f"{probability:.3f}  {'positive' if probability > 0.5 else 'negative'}  {text!r}")
     return 0
 
 
-def read_texts(arguments, file=None):
-    """The texts to rate: `arguments`, or the lines of `file` or of standard input (see `add_predict_parser`)."""
+def run_explain(args):
+    """Run `tinyseq imdb explain` with parsed arguments; returns the exit status, 0.
+
+    Raises:
+        CommandError: no text or two sources of it, unreadable text, a model file that is
+            missing or not a sentiment model explain can read, or data that cannot be read.
+    """
+    distinct_files(html=args.html, svg=args.svg, file=None if args.file == "-" else args.file)
+    for flag, path in (("--html", args.html), ("--svg", args.svg)):
+        if path and os.path.realpath(path) == os.path.realpath(args.model):
+            raise CommandError(f"{flag} names the model file {args.model}, which it would overwrite: give another file")
+    if args.file and args.text is not None:
+        raise CommandError("give the review either as an argument or with --file, not both")
+    (text,) = read_texts([] if args.text is None else [args.text], args.file, whole=True)
+    if not tokenize(text):
+        raise CommandError(f"no word in the review {text!r}: words are runs of letters and digits")
+    model = load_sentiment_model(args.model)
+    preprocessing = model_preprocessing(args.model, model, args.data)
+    try:
+        explanation = explain_review(model, text, preprocessing)
+    except (TypeError, ValueError) as error:
+        raise CommandError(f"{args.model}: {str(error).removeprefix('explain_review: ')}") from None
+    print(explanation_to_ansi(explanation), end="")
+    for path, render in ((args.html, explanation_to_html), (args.svg, explanation_to_svg)):
+        if path:
+            with atomic_write(path, "w") as figure:
+                figure.write(render(explanation))
+            print(f"Wrote the figure to {path}")
+    return 0
+
+
+def model_preprocessing(path, model, data=None):
+    """The TextPreprocessing for the model saved at `path`: the one stored in the file, or for an
+    older file, one rebuilt from the IMDB data (`data`, $TINYSEQ_DATA or the cache; no download).
+
+    Raises:
+        CommandError: the stored one does not fit the model, or an older file and no data.
+    """
+    try:
+        preprocessing = read_preprocessing(path)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    num_words, maxlen = model.layers[0].input_dim, model.input_shape[1]
+    if preprocessing is not None:
+        if preprocessing.maxlen != maxlen or preprocessing.num_words > num_words:
+            raise CommandError(f"{path}: its stored preprocessing (maxlen {preprocessing.maxlen}, num_words "
+                               f"{preprocessing.num_words}) does not fit the model (input length {maxlen}, "
+                               f"vocabulary {num_words})")
+        return preprocessing
+    with reading_imdb():
+        try:
+            return imdb.text_preprocessing(num_words=num_words, maxlen=maxlen, path=data, download=False)
+        except FileNotFoundError:
+            if data is not None or os.environ.get("TINYSEQ_DATA"):
+                raise  # reading_imdb says which path names nothing
+            raise CommandError(f"{path} does not hold its word index (it was saved by an older tinyseq or with "
+                               f"model.save): give the IMDB data it was trained on with --data PATH or TINYSEQ_DATA "
+                               f"to rebuild it, or retrain it with `tinyseq imdb train`") from None
+
+
+def read_texts(arguments, file=None, whole=False):
+    """The texts to rate: `arguments`, or the lines of `file` or of standard input (see `add_predict_parser`);
+    with `whole`, all of the file or input is one text (see `add_explain_parser`)."""
     if file and arguments:
         raise CommandError("give the texts either as arguments or with --file, not both")
     if not file:
         if arguments and arguments != ["-"]:
             return arguments
         if not arguments and sys.stdin.isatty():
-            raise CommandError("no text: give texts as arguments, with --file PATH, or on standard input "
+            raise CommandError("no text: give the review as an argument, with --file PATH, or on standard input"
+                               if whole else
+                               "no text: give texts as arguments, with --file PATH, or on standard input "
                                "(one per line)")
     name = "standard input" if file in (None, "-") else file
     try:
@@ -454,12 +586,13 @@ def read_texts(arguments, file=None):
         else:
             with open(file, "rb") as text_file:
                 raw = text_file.read()
-        lines = raw.decode("utf-8").splitlines()
+        content = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CommandError(f"{name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
-    texts = [line.strip() for line in lines if line.strip()]
+    texts = [content] if whole else content.splitlines()
+    texts = [text.strip() for text in texts if text.strip()]
     if not texts:
-        raise CommandError(f"no text in {name}: it should hold one text per line")
+        raise CommandError(f"no text in {name}: it should hold " + ("the review" if whole else "one text per line"))
     return texts
 
 

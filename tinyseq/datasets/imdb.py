@@ -5,7 +5,8 @@ data itself from the raw Large Movie Review Dataset (Maas et al., 2011), so
 every step from text to integer ids is visible and reproducible. The API
 mirrors ``keras.datasets.imdb``: :func:`load_data` and :func:`get_word_index`,
 plus :func:`tokenize`, :func:`encode_text` and :func:`decode_review` to move
-between text and ids.
+between text and ids, and :func:`text_preprocessing`, which does it without the
+data once built.
 
 The data
     ``aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt``: 25,000 training and
@@ -19,7 +20,7 @@ Review order
     (so ``neg/2_3.txt`` comes before ``neg/10_2.txt``). :func:`load_data`
     then shuffles each split with ``np.random.RandomState(seed)``.
 
-Tokenisation (:func:`tokenize`)
+Tokenisation (:func:`tokenize`, defined in ``tinyseq.preprocessing.text``)
     Text is lower-cased, the ``<br />`` line breaks of the reviews are
     replaced by spaces, and the tokens are the runs of letters and digits,
     with inner apostrophes kept (``"don't"``, ``"it's"``). All other
@@ -75,7 +76,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import sys
 import warnings
 import zipfile
@@ -89,41 +89,14 @@ import numpy as np
 
 from ..checks import non_negative_int, positive_int
 from ..files import atomic_write
+from ..preprocessing.text import OOV_TOKEN, PAD_TOKEN, START_TOKEN, UNKNOWN_TOKEN, TextPreprocessing, tokenize
 from .aclimdb import (ARCHIVE_NAME, ARCHIVE_SHA256, ARCHIVE_SIZE, GROUP_NAMES, GROUPS, URL, DatasetError,
                       check_official_counts, read_reviews)
-
-PAD_TOKEN = "<PAD>"
-START_TOKEN = "<START>"
-OOV_TOKEN = "<OOV>"
-UNKNOWN_TOKEN = "<UNK>"  # an id that stands for no word (e.g. index_from itself)
 
 # Bump when the parsing or the cache layout changes, so old caches are ignored.
 CACHE_FORMAT_VERSION = 2
 _CACHE_ARRAYS = ("version", "official", "counts", "ranks", "lengths", "labels", "words")
 _SEED_LIMIT = 2**32  # np.random.RandomState takes seeds below this
-
-_LINE_BREAK = re.compile(r"<br\s*/?>")
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")  # letters/digits, joined by inner apostrophes
-
-
-def tokenize(text):
-    """Splits a review into lower-case word tokens.
-
-    The rules (see the module docstring) are the ones used to build the
-    dataset, so any text tokenised here matches the training data.
-
-    Args:
-        text: A string.
-
-    Returns:
-        A list of tokens (strings).
-
-    Example:
-        >>> tokenize("I didn't like it.<br /><br />10/10, 'Great' film!")
-        ['i', "didn't", 'like', 'it', '10', '10', 'great', 'film']
-    """
-    return _WORD.findall(_LINE_BREAK.sub(" ", text.lower()))
-
 
 def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
               index_from=3):
@@ -275,6 +248,42 @@ def encode_text(text, num_words=None, index_from=3, start_char=1, oov_char=2, pa
     ids, _, _ = _encode(ranks, np.array([len(ranks)]), num_words=num_words, skip_top=0,
                         start_char=start_char, oov_char=oov_char, index_from=index_from)
     return ids.tolist()
+
+
+def text_preprocessing(num_words=5000, maxlen=500, path=None, index_from=3, start_char=1, oov_char=2,
+                       download=True):
+    """What turns new text into the rows a model trained on this data reads, data no longer needed.
+
+    The result encodes text as :func:`load_data` with these arguments encodes a review, and
+    pads or cuts it to ``maxlen`` ids at the front (as ``pad_sequences`` does by default). It
+    holds the word index of the kept words only (ids below ``num_words``), so it is small enough
+    to store in a model file (``tinyseq.preprocessing.text.save_with_preprocessing``).
+
+    Args:
+        num_words, index_from, start_char, oov_char: as in :func:`load_data` (``num_words``
+            is required here: a model's vocabulary is bounded).
+        maxlen: The length of every row, as given to ``pad_sequences``.
+        path: Where the data is, as for :func:`load_data`.
+        download: If False, raise FileNotFoundError rather than download the data when it is
+            neither given (``path``, ``TINYSEQ_DATA``) nor in the cache directory.
+
+    Returns:
+        A ``tinyseq.preprocessing.text.TextPreprocessing``.
+
+    Example:
+        >>> preprocessing = text_preprocessing(num_words=5000, maxlen=500)
+        >>> preprocessing.encode("The movie.") == encode_text("The movie.", num_words=5000)
+        True
+    """
+    if num_words is None:
+        raise ValueError("text_preprocessing: num_words must be given (the model's vocabulary size), got None")
+    _check_id_scheme("text_preprocessing", num_words=num_words, skip_top=0, start_char=start_char,
+                     oov_char=oov_char, index_from=index_from)
+    positive_int(maxlen, "maxlen", "text_preprocessing")
+    source = _locate("text_preprocessing", path, download=download)
+    kept = _vocabulary(source, _cache_file(source))[:num_words - index_from - 1]
+    return TextPreprocessing({word: rank for rank, word in enumerate(kept, start=1)}, num_words=num_words,
+                             maxlen=maxlen, index_from=index_from, start_char=start_char, oov_char=oov_char)
 
 
 def decode_review(ids, index_from=3, start_char=1, oov_char=2, path=None):
@@ -458,8 +467,11 @@ def _cache_dir():
     return Path(os.environ.get("TINYSEQ_CACHE") or Path.home() / ".cache" / "tinyseq").expanduser()
 
 
-def _locate(function, path):
-    """Finds the data (see the module docstring); returns an archive or an aclImdb folder."""
+def _locate(function, path, download=True):
+    """Finds the data (see the module docstring); returns an archive or an aclImdb folder.
+
+    With `download` False, data neither given nor in the cache raises FileNotFoundError.
+    """
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"{function}: path must be a str or os.PathLike naming the data, got "
@@ -471,6 +483,9 @@ def _locate(function, path):
     for candidate in (cache / "aclImdb", cache / ARCHIVE_NAME):
         if candidate.exists():
             return _as_source(candidate, "the cache directory")
+    if not download:
+        raise FileNotFoundError(f"No IMDB data: no path was given, TINYSEQ_DATA is not set and the cache directory "
+                                f"{cache} holds no {ARCHIVE_NAME} or aclImdb/.")
     return _download(cache / ARCHIVE_NAME)
 
 

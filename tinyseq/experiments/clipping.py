@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import random
+from .. import checks, random
 from ..losses import mean_squared_error
 from ..models import Sequential
 from ..nn import Dense, SimpleRNN, init
@@ -68,6 +68,8 @@ class ClippingResult(ExperimentResult):
         iterations: the iteration budget.
         learning_rate: SGD's learning rate.
         seed: the seed of the weights and batches (the same for all three runs).
+        units: the hidden size.
+        batch_size: sequences per iteration.
         jobs: the worker processes used (None: this process).
         seconds: the wall-clock time of the whole experiment.
     """
@@ -78,6 +80,8 @@ class ClippingResult(ExperimentResult):
     seed: int
     jobs: int | None
     seconds: float
+    units: int = 32
+    batch_size: int = 64
 
     def summary_rows(self):
         """Per run: the settings, when the loss stopped being finite, and the pre-clip norms."""
@@ -99,7 +103,8 @@ class ClippingResult(ExperimentResult):
               str(r["iterations"]), "never" if r["first_nonfinite_loss"] is None else str(r["first_nonfinite_loss"]),
               f"{r['first_norm']:.3g}", f"{r['median_norm']:.3g}", f"{r['max_norm']:.3g}", _number(r["final_loss"])]
              for r in self.summary_rows()],
-            title=f"Exploding gradients: tanh RNN, T={self.timesteps}, SGD learning rate {self.learning_rate:g}; "
+            title=f"Exploding gradients: tanh RNN ({self.units} units), T={self.timesteps}, batch {self.batch_size}, "
+                  f"SGD learning rate {self.learning_rate:g}; "
                   f"norms are global gradient norms before clipping.\nExpected: unclipped (lambda_1 = 2) reaches a "
                   f"non-finite loss; clipped at global norm 1 does not.")
         marks = sorted({i for i in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000) if i <= self.iterations}
@@ -172,24 +177,40 @@ def train_clipping(name, rho, global_clipnorm, timesteps=50, iterations=1000, le
     return ClippingRun(name, float(rho), global_clipnorm, losses, norms, first_nonfinite, time.perf_counter() - start)
 
 
-def run_clipping(timesteps=50, iterations=1000, learning_rate=0.05, seed=0, jobs=None):
+def run_clipping(timesteps=50, iterations=1000, learning_rate=0.05, seed=0, units=32, batch_size=64, jobs=None):
     """The unclipped, clipped and control runs, on the same batches.
+
+    The cell (a tanh RNN), the optimizer (SGD) and the clipping (none, then global norm 1) are
+    what the experiment compares, so they are not settings.
 
     Args:
         timesteps: the adding problem's T.
         iterations: the budget of each run.
         learning_rate: SGD's learning rate.
         seed: seeds the weights and the batches of all three runs.
+        units: the hidden size.
+        batch_size: sequences per iteration.
         jobs: worker processes, or None to run here (see `common.run_tasks`).
 
     Returns:
         A `ClippingResult`.
+
+    Raises:
+        ValueError: for a bad setting (named).
     """
+    where = "run_clipping"
+    if checks.positive_int(timesteps, "timesteps", where) < 2:
+        raise ValueError(f"{where}: timesteps must be at least 2 (the adding problem marks two steps), got {timesteps}")
+    for value, argument in ((iterations, "iterations"), (units, "units"), (batch_size, "batch_size")):
+        checks.positive_int(value, argument, where)
+    checks.positive_number(learning_rate, "learning_rate", where)
     start = time.perf_counter()
     tasks = [dict(name=name, rho=rho, global_clipnorm=clip, timesteps=timesteps, iterations=iterations,
-                  learning_rate=learning_rate, seed=seed) for name, rho, clip in CONFIGURATIONS]
+                  learning_rate=learning_rate, units=units, batch_size=batch_size, seed=seed)
+             for name, rho, clip in CONFIGURATIONS]
     runs = run_tasks(train_clipping, tasks, jobs)
-    return ClippingResult(runs, timesteps, iterations, learning_rate, seed, jobs, time.perf_counter() - start)
+    return ClippingResult(runs, timesteps, iterations, learning_rate, seed, jobs, time.perf_counter() - start,
+                          units, batch_size)
 
 
 def _number(value):

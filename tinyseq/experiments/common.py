@@ -21,38 +21,49 @@ import signal
 
 import numpy as np
 
+from .. import ops
 from ..files import atomic_write
+from .cells import cell_name
 
-# Every experiment names and colours a model the same way, in its tables and its plots.
-LABELS = {"rnn": "SimpleRNN", "lstm": "LSTM", "lstm_chrono": "LSTM chrono", "gru": "GRU"}
-COLOURS = {"rnn": "tab:red", "lstm": "tab:blue", "lstm_chrono": "tab:green", "gru": "tab:purple"}
+# Every experiment names and colours a cell the same way, in its tables and its plots.
+LABELS = {"rnn": "SimpleRNN", "irnn": "IRNN", "lstm": "LSTM", "lstm_chrono": "LSTM chrono", "gru": "GRU"}
+COLOURS = {"rnn": "tab:red", "irnn": "tab:orange", "lstm": "tab:blue", "lstm_chrono": "tab:green",
+           "gru": "tab:purple"}
+# A learner's own cells, which have no colour of their own, take these in turn.
+OTHER_COLOURS = ("tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 # The time of a training step relative to the SimpleRNN's, to start the costliest runs first.
-STEP_COST = {"rnn": 1, "lstm": 3, "lstm_chrono": 3, "gru": 3}
+STEP_COST = {"rnn": 1, "irnn": 1, "lstm": 3, "lstm_chrono": 3, "gru": 3}
+# A learner's own cell runs step by step (no fused kernel), slower than any fused cell.
+OTHER_STEP_COST = 5
 
 
-def check_models(models, available, where):
-    """Return `models` as a tuple of model names, each a key of `available`, each once.
+def label_of(cell):
+    """The cell's name in tables and legends ("SimpleRNN"); a learner's cell keeps its own name."""
+    return LABELS.get(cell_name(cell), cell_name(cell))
 
-    Args:
-        models: a sequence of names such as ("rnn", "gru"), or one name.
-        available: the names the experiment knows, in the order they are listed in errors.
-        where: the function to name in error messages, e.g. "run_adding".
 
-    Raises:
-        ValueError: for no models, an unknown name (the valid ones are listed) or a repeated one.
-    """
-    models = (models,) if isinstance(models, str) else tuple(models)
-    valid = ", ".join(repr(name) for name in available)
-    if not models:
-        raise ValueError(f"{where}: models is empty; choose one or more of {valid}")
-    unknown = [name for name in models if name not in available]
-    if unknown:
-        raise ValueError(f"{where}: unknown model{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(repr(name) for name in unknown)}; the models are {valid}")
-    repeated = sorted({name for name in models if models.count(name) > 1})
+def colour_of(cell):
+    """The cell's colour in every plot; a learner's cells share `OTHER_COLOURS` by name."""
+    name = cell_name(cell)
+    if name in COLOURS:
+        return COLOURS[name]
+    return OTHER_COLOURS[sum(map(ord, name)) % len(OTHER_COLOURS)]
+
+
+def step_cost(cell):
+    """The relative time of one training step of `cell` (`STEP_COST`), to start the costliest runs first."""
+    return STEP_COST.get(cell_name(cell), OTHER_STEP_COST)
+
+
+def distinct(values, argument, where):
+    """`values` as a list, if it is not empty and names nothing twice; ValueError naming `where` otherwise."""
+    values = list(values)
+    if not values:
+        raise ValueError(f"{where}: {argument} is empty")
+    repeated = sorted({value for value in values if values.count(value) > 1})
     if repeated:
-        raise ValueError(f"{where}: models lists {', '.join(repr(name) for name in repeated)} more than once")
-    return models
+        raise ValueError(f"{where}: {argument} lists {', '.join(map(str, repeated))} more than once")
+    return values
 
 
 class PlottingUnavailable(RuntimeError):
@@ -159,9 +170,17 @@ def save_figure(figure, path):
 
 
 def fitted_slope(values):
-    """The least-squares slope of `values` against their index 0, 1, 2, ... (per step)."""
+    """The least-squares slope of `values` against their index 0, 1, 2, ... (per step).
+
+    Only the finite values count: log10 of a gradient that is exactly 0 (float64 underflow, or
+    ReLU units all inactive) is -inf, and says nothing about the slope before it.
+    """
     values = np.asarray(values, dtype=np.float64)
     steps = np.arange(len(values), dtype=np.float64)
+    finite = np.isfinite(values)
+    if finite.sum() < 2:
+        return math.nan
+    values, steps = values[finite], steps[finite]
     centred = steps - steps.mean()
     return float(np.dot(centred, values - values.mean()) / np.dot(centred, centred))
 
@@ -171,19 +190,25 @@ def global_norm(arrays):
     return math.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays))
 
 
+def mean_loss(loss_function, y, predictions):
+    """The mean of `loss_function(y, predictions)` over every sample (and step), as a float."""
+    return ops.mean(loss_function(y, predictions)).item()
+
+
 def train_step(model, optimizer, loss_function, x, y):
-    """One step of gradient descent: forward, loss, backward, optimizer step.
+    """One step of gradient descent: forward, mean loss, backward, optimizer step.
 
     Args:
         model: a module mapping `x` to predictions (built by its first call).
         optimizer: a `tinyseq.optimizers` optimizer; it applies its own clipping.
-        loss_function: `loss_function(y_true, y_pred)` -> scalar tensor.
+        loss_function: `loss_function(y_true, y_pred)` -> the loss per sample (as the functions
+            of `tinyseq.losses` return it); the step minimises its mean.
         x, y: one batch.
 
     Returns:
-        (loss, gradient norm): the batch loss and the global gradient norm before clipping.
+        (loss, gradient norm): the batch's mean loss and the global gradient norm before clipping.
     """
-    loss = loss_function(y, model(x))
+    loss = ops.mean(loss_function(y, model(x)))
     model.zero_grad()
     loss.backward()
     parameters = model.parameters()
@@ -222,16 +247,32 @@ def run_tasks(function, tasks, jobs=None, cost=None):
     """
     if jobs is None:
         return [function(**task) for task in tasks]
-    if jobs < 1:
+    if not (isinstance(jobs, int) and jobs >= 1):
         raise ValueError(f"jobs must be a positive number of worker processes or None, got {jobs}")
     order = sorted(range(len(tasks)), key=lambda i: -cost(tasks[i])) if cost else range(len(tasks))
-    with _environment(BLAS_THREADS):  # spawned workers read it when they import numpy
-        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_ignore_interrupts)
-    try:
+    with worker_pool(min(jobs, len(tasks))) as pool:
         pending = {i: pool.apply_async(function, kwds=tasks[i]) for i in order}
-        results = [pending[i].get() for i in range(len(tasks))]
+        return [pending[i].get() for i in range(len(tasks))]
+
+
+@contextlib.contextmanager
+def worker_pool(jobs):
+    """A pool of `jobs` spawned worker processes with single-threaded BLAS (see `run_tasks`).
+
+    The workers ignore Ctrl-C, which the main process handles: on any exception inside the block
+    (Ctrl-C, a failed task) the workers are stopped at once, not after their runs; otherwise the
+    pool is closed and joined when the block ends.
+
+    Raises:
+        ValueError: if `jobs` is not a positive number of processes.
+    """
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise ValueError(f"worker_pool: jobs must be a positive number of worker processes, got {jobs}")
+    with _environment(BLAS_THREADS):  # spawned workers read it when they import numpy
+        pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_ignore_interrupts)
+    try:
+        yield pool
         pool.close()
-        return results
     except BaseException:
         pool.terminate()  # Ctrl-C or a failed task: stop the other workers now, not after their runs
         raise

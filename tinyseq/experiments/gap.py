@@ -9,7 +9,8 @@ across a run of distractors.
 The model is the library's standard text pipeline, Embedding(32 words, 16) -> recurrent layer
 (32 units) -> Dense(8) logits, trained with sparse categorical cross-entropy, Adam (learning rate
 1e-2, global clipnorm 1, as in the adding problem) on fresh random batches, then tested on a
-fixed set. Four recurrent layers, all seeing the same batches and test set for one seed and gap;
+fixed set; `GapSettings` changes any of these. Every cell of `cells.CELL_NAMES` (and a learner's
+own cell class) can be trained, all seeing the same batches and test set for one seed and gap;
 the first three run by default:
 
     rnn          SimpleRNN with the library's (Keras's) defaults
@@ -20,6 +21,7 @@ the first three run by default:
                  with T_max = gap + 1, the longest dependency in the task.
     gru          GRU with the library's (Keras's) defaults: every bias 0, so the update gate
                  starts near sigma(0) = 1/2 (`tinyseq vanishing norms`, table (d))
+    irnn         ReLU RNN with an identity recurrent kernel (Le, Jaitly & Hinton 2015; see `cells`)
 
 The defaults are Keras's: Embedding uniform(-0.05, 0.05), glorot-uniform input kernels, an
 orthogonal recurrent kernel, zero biases except the LSTM's forget gate. They decide what the
@@ -67,14 +69,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import random
-from ..losses import sparse_categorical_crossentropy
+from .. import checks, ops, random
 from ..models import Sequential
-from ..nn import GRU, LSTM, Dense, Embedding, SimpleRNN
-from ..optimizers import Adam
+from ..nn import Dense, Embedding
 from ..tensor import no_grad
-from .common import (COLOURS, LABELS, STEP_COST, ExperimentResult, check_models, describe_jobs, format_table,
-                     new_figure, run_tasks, save_figure, train_step)
+from .cells import cell_name, check_cells, initialise_for_dependency, recurrent_layer
+from .common import (ExperimentResult, colour_of, describe_jobs, distinct, format_table, label_of, new_figure,
+                     run_tasks, save_figure, step_cost, train_step)
+from .training import check_common_settings, crossentropy_of_logits, describe_settings, make_optimizer
 
 COUNTRIES = (("spain", "spanish"), ("france", "french"), ("germany", "german"), ("italy", "italian"),
              ("japan", "japanese"), ("china", "chinese"), ("brazil", "portuguese"), ("russia", "russian"))
@@ -82,13 +84,12 @@ DISTRACTORS = ("i", "spent", "twenty", "long", "years", "working", "there", "and
                "home", "to", "the", "city", "where", "my", "family", "still", "lives", "so", "now", "can", "speak")
 VOCABULARY = tuple(country for country, _ in COUNTRIES) + DISTRACTORS   # word id = position
 CHANCE = 1 / len(COUNTRIES)
-# The recurrent layer of each model (names and colours: `common.LABELS`, `common.COLOURS`).
-MODELS = {"rnn": SimpleRNN, "lstm": LSTM, "lstm_chrono": LSTM, "gru": GRU}
-DEFAULT_MODELS = ("rnn", "lstm", "lstm_chrono")
-# How each model starts, for the table's title.
+DEFAULT_CELLS = ("rnn", "lstm", "lstm_chrono")
+# How each cell starts, for the table's title.
 SETUPS = {"rnn": "SimpleRNN: library defaults", "lstm": "LSTM: library defaults (forget bias 1)",
           "lstm_chrono": "LSTM chrono: that LSTM with b_f = log U[1, gap], b_i = -b_f (Tallec & Ollivier 2018)",
-          "gru": "GRU: library defaults (biases 0)"}
+          "gru": "GRU: library defaults (biases 0)",
+          "irnn": "IRNN: ReLU, recurrent kernel I, input kernel N(0, 0.001^2) (Le et al. 2015)"}
 
 
 @dataclass(frozen=True)
@@ -100,17 +101,28 @@ class GapSettings:
         embedding_size: the word-vector size.
         iterations: training iterations per run.
         batch_size: sequences per iteration.
-        learning_rate: Adam's learning rate.
-        global_clipnorm: the clipping norm for all gradients together.
+        learning_rate: the optimizer's learning rate.
+        global_clipnorm: the clipping norm for all gradients together, or None for no clipping.
         test_size: the number of fixed test sequences.
+        optimizer: "adam", "sgd" or "rmsprop" (see `training.OPTIMIZERS`).
+        clip_value: clip every gradient element to this instead, or None (see `TrainingSettings`).
     """
     units: int = 32
     embedding_size: int = 16
     iterations: int = 800
     batch_size: int = 32
     learning_rate: float = 1e-2
-    global_clipnorm: float = 1.0
+    global_clipnorm: float | None = 1.0
     test_size: int = 512
+    optimizer: str = "adam"
+    clip_value: float | None = None
+
+    def checked(self, where):
+        """These settings, each checked; ValueError naming `where` and the bad setting otherwise."""
+        check_common_settings(self, where)
+        checks.positive_int(self.embedding_size, "embedding_size", where)
+        checks.positive_int(self.iterations, "iterations", where)
+        return self
 
 
 @dataclass
@@ -118,7 +130,7 @@ class GapRun:
     """One model trained for one gap length.
 
     Attributes:
-        model: a key of `MODELS`: "rnn", "lstm", "lstm_chrono" or "gru".
+        model: the cell's name (see `cells`), or a learner's cell class's name.
         gap: the number of distractor words after the country.
         seed: the seed of the weights and the data.
         accuracy: the test accuracy after training.
@@ -141,8 +153,8 @@ class GapResult(ExperimentResult):
     """Accuracy against gap length for each model (`run_gap`).
 
     Attributes:
-        runs: one `GapRun` per model, gap and seed.
-        models: the models run (keys of `MODELS`).
+        runs: one `GapRun` per cell, gap and seed.
+        models: the cells run (their names).
         gaps: the gap lengths.
         seeds: the seeds.
         settings: the `GapSettings` of every run.
@@ -187,15 +199,16 @@ class GapResult(ExperimentResult):
                       "[2, gap + 1], the dependencies the task holds.\n")
         title = (f"Gap task: {len(COUNTRIES)} countries, {len(DISTRACTORS)} distractor words, chance "
                  f"{CHANCE:.3f} (at chance: <= {self.chance_band():.3f}). Example, gap 8: {example}\n"
-                 + "; ".join(SETUPS[model] for model in self.models) + ".\n"
+                 + "; ".join(SETUPS.get(model, f"{model}: a learner's cell") for model in self.models) + ".\n"
+                 + f"{describe_settings(self.settings)}\n"
                  + (why_chrono if "lstm_chrono" in self.models else "")
                  + f"Test accuracy after {self.settings.iterations} iterations: mean (per seed {self.seeds}). "
                  f"Gradient reaching the country before training:\n||dL/dx_first|| / ||dL/dx_last|| "
                  f"(geometric mean over seeds).")
-        headers = ([f"{LABELS[m]} accuracy" for m in self.models]
-                   + [f"{LABELS[m]} gradient" for m in self.models])
+        headers = ([f"{label_of(m)} accuracy" for m in self.models]
+                   + [f"{label_of(m)} gradient" for m in self.models])
         text = format_table(["gap"] + headers, rows, title=title)
-        falls = "; ".join(f"{LABELS[model]}: {self.describe_fall(model)}" for model in self.models)
+        falls = "; ".join(f"{label_of(model)}: {self.describe_fall(model)}" for model in self.models)
         return f"{text}\nFalls to chance: {falls}\n({self.seconds:.1f} s {describe_jobs(self.jobs)})"
 
     def describe_fall(self, model):
@@ -214,8 +227,8 @@ class GapResult(ExperimentResult):
         figure = new_figure(6, 4)
         axes = figure.subplots()
         for model in self.models:
-            colour, accuracies = COLOURS[model], self.by_gap(model)
-            axes.plot(self.gaps, [np.mean(accuracies[g]) for g in self.gaps], "o-", color=colour, label=LABELS[model])
+            colour, accuracies = colour_of(model), self.by_gap(model)
+            axes.plot(self.gaps, [np.mean(accuracies[g]) for g in self.gaps], "o-", color=colour, label=label_of(model))
             for gap in self.gaps:
                 axes.plot([gap] * len(accuracies[gap]), accuracies[gap], ".", color=colour, alpha=0.4)
         axes.axhline(CHANCE, color="grey", linestyle="--", label="chance")
@@ -243,12 +256,11 @@ def sentence(generator, gap):
 
 
 def gap_network(model, gap, settings=GapSettings()):
-    """The network of one model for one gap length, its weights drawn from `tinyseq.random`.
+    """The network of one cell for one gap length, built, its weights drawn from `tinyseq.random`.
 
     Args:
-        model: a key of `MODELS`: "rnn" (SimpleRNN, tanh), "lstm" (LSTM, forget bias 1),
-            "lstm_chrono" (that LSTM, then `chrono_initialize` with T_max = gap + 1) or "gru"
-            (GRU, biases 0).
+        model: a cell: a name of `cells.CELL_NAMES` ("rnn", "irnn", "lstm", "lstm_chrono" (then
+            `cells.chrono_initialize` with T_max = gap + 1), "gru") or a `RecurrentCell` subclass.
         gap: the number of distractor words.
         settings: a `GapSettings`.
 
@@ -256,45 +268,23 @@ def gap_network(model, gap, settings=GapSettings()):
         A `Sequential`: Embedding -> the recurrent layer -> Dense logits.
 
     Raises:
-        ValueError: for a name that is not a key of `MODELS` (the message lists them).
+        ValueError: for an unknown cell name (the message lists them).
     """
-    check_models(model, MODELS, "gap_network")
-    recurrent = MODELS[model](settings.units)
+    (cell,) = check_cells(model, "gap_network")
+    recurrent = recurrent_layer(cell, settings.units)
     network = Sequential([Embedding(len(VOCABULARY), settings.embedding_size), recurrent, Dense(len(COUNTRIES))])
-    if model == "lstm_chrono":
-        # Built before the chrono draw, in the order a first call would build it: every other
-        # weight is then the "lstm" model's of the same seed, and only the gate biases differ.
-        network.build((None, gap + 1))
-        chrono_initialize(recurrent, gap + 1)
+    # Built before the chrono draw, in the order a first call would build it: every other weight
+    # of "lstm_chrono" is then the "lstm" model's of the same seed, and only the gate biases differ.
+    network.build((None, gap + 1))
+    initialise_for_dependency(cell, recurrent.cell, gap + 1)
     return network
-
-
-def chrono_initialize(layer, max_dependency):
-    """Chrono initialisation of a built LSTM layer's gate biases (Tallec & Ollivier 2018).
-
-    Per unit, the forget-gate bias becomes b_f = log(u) with u ~ U[1, T_max - 1], drawn from
-    `tinyseq.random`, and the input-gate bias b_i = -b_f; the candidate and output biases are
-    left as they are. A forget gate sigma(b_f) = u / (1 + u) keeps its cell for about 1 + u
-    steps, so the units' memory times spread over [2, T_max].
-
-    Args:
-        layer: a built `LSTM` (Keras's bias layout: gates i, f, c, o, each `units` wide).
-        max_dependency: T_max, the longest dependency the task holds; at least 2.
-    """
-    if max_dependency < 2:
-        raise ValueError(f"chrono_initialize: max_dependency must be at least 2, got {max_dependency}")
-    units = layer.units
-    bias = layer.cell.bias.data
-    forget = np.log(random.generator().uniform(1, max_dependency - 1, units))
-    bias[units:2 * units] = forget
-    bias[:units] = -bias[units:2 * units]  # negate the stored values, so b_i = -b_f exactly
 
 
 def train_gap(model, gap, seed=0, settings=GapSettings()):
     """Train one model on one gap length and test it.
 
     Args:
-        model: a key of `MODELS` (see `gap_network`).
+        model: a cell (see `gap_network`).
         gap: the number of distractor words.
         seed: seeds the weights (through `tinyseq.random`) and the data.
         settings: a `GapSettings`.
@@ -305,19 +295,15 @@ def train_gap(model, gap, seed=0, settings=GapSettings()):
     start = time.perf_counter()
     random.seed(seed)
     network = gap_network(model, gap, settings)
-    optimizer = Adam(settings.learning_rate, global_clipnorm=settings.global_clipnorm)
+    optimizer = make_optimizer(settings)
     data = np.random.default_rng([seed, gap])  # shared by every model: the same batches
     test_ids, test_labels = gap_batch(settings.test_size, gap, data)
-
-    def loss_function(labels, logits):
-        return sparse_categorical_crossentropy(labels, logits, from_logits=True)
-
-    gradient_ratio = first_to_last_gradient(network, loss_function, test_ids, test_labels)
+    gradient_ratio = first_to_last_gradient(network, crossentropy_of_logits, test_ids, test_labels)
     for _ in range(settings.iterations):
-        loss, _ = train_step(network, optimizer, loss_function, *gap_batch(settings.batch_size, gap, data))
+        loss, _ = train_step(network, optimizer, crossentropy_of_logits, *gap_batch(settings.batch_size, gap, data))
     with no_grad():
         accuracy = float(np.mean(network(test_ids).data.argmax(axis=-1) == test_labels))
-    return GapRun(model, gap, seed, accuracy, loss, gradient_ratio, time.perf_counter() - start)
+    return GapRun(cell_name(model), gap, seed, accuracy, loss, gradient_ratio, time.perf_counter() - start)
 
 
 def geometric_mean(values):
@@ -331,7 +317,7 @@ def first_to_last_gradient(network, loss_function, ids, labels):
 
     Args:
         network: a `Sequential` whose first layer is the `Embedding`.
-        loss_function: `loss_function(labels, outputs)` -> scalar tensor.
+        loss_function: `loss_function(labels, outputs)` -> the loss per sample; its mean is differentiated.
         ids, labels: a batch.
 
     The parameters' gradients are left behind; a training step clears them before its own.
@@ -340,19 +326,19 @@ def first_to_last_gradient(network, loss_function, ids, labels):
     outputs = embedded = embedding(ids).retain_grad()
     for layer in rest:
         outputs = layer(outputs)
-    loss_function(labels, outputs).backward()
+    ops.mean(loss_function(labels, outputs)).backward()
     per_step = np.linalg.norm(embedded.grad, axis=(0, 2))
     return float(per_step[0] / per_step[-1])
 
 
-def run_gap(gaps=(5, 10, 20, 40, 80, 160), seeds=(0, 1, 2), models=DEFAULT_MODELS, settings=GapSettings(),
+def run_gap(lengths=(5, 10, 20, 40, 80, 160), seeds=(0, 1, 2), cells=DEFAULT_CELLS, settings=GapSettings(),
             jobs=None):
-    """Accuracy against gap length for each model (default: SimpleRNN, LSTM and chrono LSTM).
+    """Accuracy against gap length for each cell (default: SimpleRNN, LSTM and chrono LSTM).
 
     Args:
-        gaps: the gap lengths, increasing.
-        seeds: one run per model, gap and seed.
-        models: keys of `MODELS` ("rnn", "lstm", "lstm_chrono", "gru").
+        lengths: the gap lengths, increasing.
+        seeds: one run per cell, gap and seed.
+        cells: names of `cells.CELL_NAMES` or `RecurrentCell` subclasses.
         settings: the `GapSettings` of every run.
         jobs: worker processes, or None to run here (see `common.run_tasks`).
 
@@ -360,11 +346,19 @@ def run_gap(gaps=(5, 10, 20, 40, 80, 160), seeds=(0, 1, 2), models=DEFAULT_MODEL
         A `GapResult`.
 
     Raises:
-        ValueError: for an unknown or repeated model name (the message lists the valid ones).
+        ValueError: for an unknown or repeated cell (the message lists the valid ones), gaps not
+            increasing, or a bad setting (named).
     """
-    models = check_models(models, MODELS, "run_gap")
+    cells = check_cells(cells, "run_gap")
+    gaps = distinct([checks.positive_int(gap, "lengths", "run_gap") for gap in lengths], "lengths", "run_gap")
+    if gaps != sorted(gaps):
+        raise ValueError(f"run_gap: lengths must increase (falling to chance is read from the shortest gap up), "
+                         f"got {gaps}")
+    seeds = distinct(seeds, "seeds", "run_gap")
+    settings.checked("run_gap")
     start = time.perf_counter()
-    tasks = [dict(model=model, gap=gap, seed=seed, settings=settings)
-             for gap in gaps for model in models for seed in seeds]
-    runs = run_tasks(train_gap, tasks, jobs, cost=lambda task: task["gap"] * STEP_COST[task["model"]])
-    return GapResult(runs, list(models), list(gaps), list(seeds), settings, jobs, time.perf_counter() - start)
+    tasks = [dict(model=cell, gap=gap, seed=seed, settings=settings)
+             for gap in gaps for cell in cells for seed in seeds]
+    runs = run_tasks(train_gap, tasks, jobs, cost=lambda task: task["gap"] * step_cost(task["model"]))
+    return GapResult(runs, [cell_name(cell) for cell in cells], gaps, seeds, settings, jobs,
+                     time.perf_counter() - start)

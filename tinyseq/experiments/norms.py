@@ -43,6 +43,9 @@ Conventions are the library's (row vectors, h_t = phi(x_t W + h_{t-1} U + b)), s
     mean log10 z ~ -0.3 per step. The measured slope is less steep: the path through the
     candidate adds to it. There is no exact prediction here, so the plot draws no theory line
     for the GRU; the table gives mean log10 z beside the measured slope.
+    `cells=` adds the others of `cells.CELL_NAMES`: the IRNN (ReLU, identity recurrent kernel:
+    where a unit is active, one step back multiplies its gradient by exactly 1), the chrono LSTM
+    (T_max = T), or a learner's own cell class.
 """
 
 from __future__ import annotations
@@ -54,19 +57,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import ops, random
-from ..nn import GRUCell, LSTMCell, SimpleRNNCell, init
+from .. import checks, ops, random
+from ..nn import init
+from ..nn.cells import LSTMCell, SimpleRNNCell
 from ..tensor import Tensor
-from .common import COLOURS, LABELS, ExperimentResult, check_models, fitted_slope, format_table, new_figure, save_figure
+from .cells import cell_name, check_cells, initialise_for_dependency, make_cell
+from .common import ExperimentResult, colour_of, fitted_slope, format_table, label_of, new_figure, save_figure
 
 RHOS = (0.5, 0.8, 0.9, 1.0, 1.2, 3.0)
 FORGET_BIASES = (0.0, 1.0, 2.0, 3.0, 5.0)
 INPUT_SCALES = (1.0, 0.1)
 GAMMA_TANH = 1.0  # sup |tanh'| = 1 (Pascanu et al.'s gamma; 1/4 for the logistic sigmoid)
+# (a)-(c) check the theory over at most this many steps: rho^T must fit in float64 (3^646 does
+# not), and a product of 250 Jacobians already pins every slope to a few digits.
+THEORY_MAX_STEPS = 250
 # sigmoid(40) = 1 / (1 + 4e-18), which float64 rounds to exactly 1.0: a forget gate pinned open.
 PINNED_FORGET_LOGIT = 40.0
-# The cells compared in (d), each with the library's default initialisation.
-CELLS = {"rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
+# The cells compared in (d) by default, each with the library's default initialisation.
+DEFAULT_CELLS = ("rnn", "lstm", "gru")
 
 
 @dataclass
@@ -142,18 +150,22 @@ class CellNorms:
     """Gradient norms along the hidden state of a cell as the library initialises it.
 
     Attributes:
-        model: a key of `CELLS`: "rnn", "lstm" or "gru".
+        model: the cell's name (see `cells`), or a learner's cell class's name.
         input_scale: the standard deviation of the Gaussian inputs.
         log10_norms: log10 ||dL/dh_{T-k}|| for k = 0..T, from autograd.
-        slope: least-squares slope of `log10_norms` per step.
+        slope: least-squares slope of `log10_norms` per step, over the distances where the
+            gradient is not 0.
         mean_log10_update_gate: for the GRU, mean log10 z_t over the steps and units (the slope
             of the path through the update gate alone); None for the other cells.
+        zero_from: the first distance k at which the gradient is exactly 0 (below what float64
+            holds, or every ReLU unit inactive on the way back), or None.
     """
     model: str
     input_scale: float
     log10_norms: list
     slope: float
     mean_log10_update_gate: float | None
+    zero_from: int | None = None
 
 
 @dataclass
@@ -162,14 +174,16 @@ class NormsResult(ExperimentResult):
 
     Attributes:
         timesteps, units, features: the sequence length, state size and input size.
+        theory_timesteps: the length (a)-(c) use: T, at most `THEORY_MAX_STEPS`.
         lstm_weight_scale: the factor on the LSTM's default initial weights ("small weights").
         seed: the seed everything was drawn with.
         linear, tanh: `RNNNorms` per rho (tanh: per input scale and rho).
         lstm: `LSTMNorms` per forget bias, then the pinned gate.
-        cells: `CellNorms` per input scale and model (SimpleRNN, LSTM, GRU with default weights).
+        cells: `CellNorms` per input scale and cell, as each starts (default: SimpleRNN, LSTM, GRU).
         seconds: the wall-clock time of the run.
     """
     timesteps: int
+    theory_timesteps: int
     units: int
     features: int
     lstm_weight_scale: float
@@ -182,12 +196,12 @@ class NormsResult(ExperimentResult):
 
     def table(self):
         """Four tables: (a) linear slopes, (b) tanh slopes and bounds, (c) LSTM cell path, (d) the
-        three cells with default weights."""
+        cells as they start."""
         linear = format_table(
             ["rho", "slope", "log10 rho", "difference", "autograd vs Jacobian"],
             [[f"{r.rho:g}", f"{r.slope:.9f}", f"{r.predicted_slope:.9f}", f"{r.slope - r.predicted_slope:+.1e}",
               f"{r.autograd_error:.1e}"] for r in self.linear],
-            title=f"(a) linear RNN, U = rho*Q, T={self.timesteps}: slope of log10 ||dL/dh_(T-k)|| per step")
+            title=f"(a) linear RNN, U = rho*Q, T={self.theory_timesteps}: slope of log10 ||dL/dh_(T-k)|| per step")
         tanh = format_table(
             ["inputs", "rho", "lambda_1", "mean tanh'", "slope", "pred (geo)", "diff", "pred (rms)", "diff",
              "eq.7 step", "product", "gradient", "bounds"],
@@ -196,7 +210,7 @@ class NormsResult(ExperimentResult):
               f"{r.predicted_slope_rms:+.4f}", f"{r.slope - r.predicted_slope_rms:+.4f}",
               f"{r.step_bound_ratio:.3f}", f"{r.product_bound_ratio:.3f}", f"{r.gradient_bound_ratio:.3f}",
               "hold" if r.obeys_bounds() else "BROKEN"] for r in self.tanh],
-            title=f"(b) tanh RNN, U = rho*Q, T={self.timesteps}. pred (geo) = log10 rho + mean log10 tanh'; "
+            title=f"(b) tanh RNN, U = rho*Q, T={self.theory_timesteps}. pred (geo) = log10 rho + mean log10 tanh'; "
                   f"pred (rms) = log10 rho + mean log10 rms(tanh').\n    Bound columns: max over steps of "
                   f"measured / (gamma*lambda_1)^k for one step (eq. 7), the Jacobian product, and the "
                   f"gradient (eq. 8); <= 1 means the bound holds.")
@@ -206,16 +220,18 @@ class NormsResult(ExperimentResult):
             [[r.label, f"{r.predicted_slope:+.4f}", f"{r.mean_log10_forget:+.4f}", f"{r.cell_path_slope:+.4f}",
               f"{r.cell_path_slope - r.predicted_slope:+.4f}", f"{r.all_paths_slope:+.4f}",
               f"{r.all_paths_slope - r.predicted_slope:+.4f}", f"{r.cell_path_spread:.1e}"] for r in self.lstm],
-            title=f"(c) LSTM, weights x{self.lstm_weight_scale:g} of the defaults, T={self.timesteps}: slope of "
+            title=f"(c) LSTM, weights x{self.lstm_weight_scale:g} of the defaults, T={self.theory_timesteps}: slope of "
                   f"log10 ||dL/dc_(T-k)|| per step.\n    Cell path: h_(t-1) detached, so dc_t/dc_(t-1) = "
                   f"diag(f_t) exactly; all paths: nothing detached.")
         middle = self.timesteps // 2
         cells = format_table(
-            ["inputs", "model", "slope", f"log10 norm at k={middle}", f"at k={self.timesteps}", "mean log10 z"],
-            [[f"{r.input_scale:g}", LABELS[r.model], f"{r.slope:+.4f}", f"{r.log10_norms[middle]:+.2f}",
+            ["inputs", "model", "slope", f"log10 norm at k={middle}", f"at k={self.timesteps}", "mean log10 z",
+             "exactly 0 from k"],
+            [[f"{r.input_scale:g}", label_of(r.model), f"{r.slope:+.4f}", f"{r.log10_norms[middle]:+.2f}",
               f"{r.log10_norms[-1]:+.2f}",
-              "-" if r.mean_log10_update_gate is None else f"{r.mean_log10_update_gate:+.4f}"] for r in self.cells],
-            title=f"(d) cells with the library's default weights, T={self.timesteps}: log10 ||dL/dh_(T-k)||.\n"
+              "-" if r.mean_log10_update_gate is None else f"{r.mean_log10_update_gate:+.4f}",
+              "-" if r.zero_from is None else str(r.zero_from)] for r in self.cells],
+            title=f"(d) cells as they start (see `cells`), T={self.timesteps}: log10 ||dL/dh_(T-k)||.\n"
                   f"    mean log10 z: the GRU's path through its update gate alone (dh_t/dh_(t-1) = diag(z_t) "
                   f"there); the path through the candidate makes the measured slope less steep.")
         return f"{linear}\n\n{tanh}\n\n{lstm}\n\n{cells}\n\n({self.seconds:.1f} s)"
@@ -238,10 +254,10 @@ class NormsResult(ExperimentResult):
 
     def plot(self, path):
         """log10 gradient norm against distance k: (a) linear, (b) tanh (inputs x1), (c) LSTM,
-        (d) the three cells with default weights."""
+        (d) the cells as they start."""
         figure = new_figure(20, 4.5)
         linear_axes, tanh_axes, lstm_axes, cell_axes = figure.subplots(1, 4)
-        steps = np.arange(self.timesteps + 1)
+        steps = np.arange(self.theory_timesteps + 1)
         for row in self.linear:
             line, = linear_axes.plot(steps, row.log10_norms, label=f"rho={row.rho:g}")
             linear_axes.plot(steps, steps * math.log10(row.rho), ":", color=line.get_color())
@@ -253,18 +269,20 @@ class NormsResult(ExperimentResult):
             tanh_axes.plot(steps, steps * math.log10(row.rho), ":", color=line.get_color())
         tanh_axes.set_title(f"(b) tanh RNN, inputs x{first_scale:g} (dotted: eq. 7 bound)")
         # The bound for large rho climbs far above every measurement; keep the measurements in view.
-        tanh_axes.set_ylim(min(min(r.log10_norms) for r in shown) - 2, max(max(r.log10_norms) for r in shown) + 4)
+        shown_norms = np.concatenate([r.log10_norms for r in shown])
+        shown_norms = shown_norms[np.isfinite(shown_norms)]
+        tanh_axes.set_ylim(shown_norms.min() - 2, shown_norms.max() + 4)
         for row in self.lstm:
             line, = lstm_axes.plot(steps, row.cell_path_log10_norms, label=row.label)
             lstm_axes.plot(steps, row.all_paths_log10_norms, "--", color=line.get_color())
             lstm_axes.plot(steps, steps * row.predicted_slope, ":", color="black", linewidth=0.8)
         lstm_axes.set_title("(c) LSTM cell path (dashed: all paths)")
-        first_scale = self.cells[0].input_scale
+        first_scale, steps = self.cells[0].input_scale, np.arange(self.timesteps + 1)
         for row in self.cells:
             first = row.input_scale == first_scale
-            cell_axes.plot(steps, row.log10_norms, "-" if first else "--", color=COLOURS[row.model],
-                           label=f"{LABELS[row.model]}, inputs x{row.input_scale:g}")
-        cell_axes.set_title("(d) default weights, hidden state (no theory line)")
+            cell_axes.plot(steps, row.log10_norms, "-" if first else "--", color=colour_of(row.model),
+                           label=f"{label_of(row.model)}, inputs x{row.input_scale:g}")
+        cell_axes.set_title("(d) cells as they start, hidden state (no theory line)")
         for axes in (linear_axes, tanh_axes, lstm_axes, cell_axes):
             axes.set_xlabel("distance k (steps back from T)")
             axes.set_ylabel("log10 ||dL/ds_(T-k)||")
@@ -273,7 +291,7 @@ class NormsResult(ExperimentResult):
 
 
 def run_norms(timesteps=100, units=32, features=8, rhos=RHOS, input_scales=INPUT_SCALES,
-              forget_biases=FORGET_BIASES, lstm_weight_scale=0.1, models=tuple(CELLS), seed=0):
+              forget_biases=FORGET_BIASES, lstm_weight_scale=0.1, cells=DEFAULT_CELLS, seed=0):
     """Run (a) the linear RNN, (b) the tanh RNN, (c) the LSTM cell-path measurements and (d) the
     cells with default weights.
 
@@ -285,24 +303,30 @@ def run_norms(timesteps=100, units=32, features=8, rhos=RHOS, input_scales=INPUT
         input_scales: the input standard deviations for (b) and (d).
         forget_biases: the forget-gate biases for (c); a pinned gate (f = 1) is added.
         lstm_weight_scale: the factor on the LSTM's default initial weights in (c).
-        models: the cells compared in (d), keys of `CELLS` ("rnn", "lstm", "gru").
+        cells: the cells compared in (d): names of `cells.CELL_NAMES` or `RecurrentCell`
+            subclasses (default: SimpleRNN, LSTM, GRU).
         seed: draws the inputs, the read-out vector and the weights (the same for every row).
 
     Returns:
         A `NormsResult`.
 
     Raises:
-        ValueError: for an unknown or repeated model name (the message lists the valid ones).
+        ValueError: for an unknown or repeated cell (the message lists the valid ones) or a bad
+            size (named).
     """
-    models = check_models(models, CELLS, "run_norms")
+    cells = check_cells(cells, "run_norms")
+    for value, argument in ((timesteps, "timesteps"), (units, "units"), (features, "features")):
+        checks.positive_int(value, argument, "run_norms")
     start = time.perf_counter()
-    shape = dict(timesteps=timesteps, units=units, features=features, seed=seed)
+    theory_timesteps = min(timesteps, THEORY_MAX_STEPS)
+    shape = dict(timesteps=theory_timesteps, units=units, features=features, seed=seed)
     linear = [rnn_norms("linear", rho, **shape) for rho in rhos]
     tanh = [rnn_norms("tanh", rho, input_scale=scale, **shape) for scale in input_scales for rho in rhos]
     lstm = [lstm_norms(bias, weight_scale=lstm_weight_scale, **shape) for bias in (*forget_biases, None)]
-    cells = [cell_norms(model, input_scale=scale, **shape) for scale in input_scales for model in models]
-    return NormsResult(timesteps, units, features, lstm_weight_scale, seed, linear, tanh, lstm, cells,
-                       time.perf_counter() - start)
+    measured = [cell_norms(cell, input_scale=scale, **dict(shape, timesteps=timesteps))
+                for scale in input_scales for cell in cells]
+    return NormsResult(timesteps, theory_timesteps, units, features, lstm_weight_scale, seed, linear, tanh, lstm,
+                       measured, time.perf_counter() - start)
 
 
 def rnn_norms(activation, rho, input_scale=1.0, timesteps=100, units=32, features=8, seed=0):
@@ -338,9 +362,10 @@ def rnn_norms(activation, rho, input_scale=1.0, timesteps=100, units=32, feature
         product = product @ jacobian
         product_norms.append(np.linalg.norm(product, 2))
         exact = readout @ product
-        errors.append(np.linalg.norm(gradients[timesteps - k] - exact) / np.linalg.norm(exact))
+        # Relative to the exact gradient, or absolute once that is 0 (below what float64 holds).
+        errors.append(np.linalg.norm(gradients[timesteps - k] - exact) / (np.linalg.norm(exact) or 1.0))
     norms = _by_distance(gradients)
-    log10_norms = np.log10(norms)
+    log10_norms = _log10(norms)
     return RNNNorms(
         activation=activation, rho=float(rho), input_scale=float(input_scale),
         largest_singular_value=float(lambda_1), log10_norms=log10_norms.tolist(),
@@ -386,7 +411,7 @@ def lstm_norms(forget_bias, weight_scale=0.1, timesteps=100, units=32, features=
     logits = (inputs[:, 0] @ cell.kernel.data + cell.bias.data + hidden @ cell.recurrent_kernel.data)[:, forget]
     forget_gates = ops.sigmoid(Tensor(logits)).data
 
-    cell_norms, all_norms = np.log10(_by_distance(cell_path)), np.log10(_by_distance(all_paths))
+    cell_norms, all_norms = _log10(_by_distance(cell_path)), _log10(_by_distance(all_paths))
     return LSTMNorms(
         forget_bias=None if pinned else float(forget_bias),
         predicted_slope=0.0 if pinned else -math.log10(1 + math.exp(-forget_bias)),  # log10 sigma(b_f)
@@ -397,11 +422,12 @@ def lstm_norms(forget_bias, weight_scale=0.1, timesteps=100, units=32, features=
 
 
 def cell_norms(model, input_scale=1.0, timesteps=100, units=32, features=8, seed=0):
-    """Measure ||dL/dh_{T-k}|| through a cell with the library's default weights (Keras's).
+    """Measure ||dL/dh_{T-k}|| through a cell as it starts (`cells`: the library's defaults, or
+    the IRNN's, or chrono with T_max = T).
 
     Args:
-        model: a key of `CELLS`: "rnn" (SimpleRNNCell, tanh), "lstm" (LSTMCell, forget bias 1)
-            or "gru" (GRUCell, biases 0).
+        model: a cell: a name of `cells.CELL_NAMES` ("rnn", "irnn", "lstm", "lstm_chrono",
+            "gru") or a `RecurrentCell` subclass.
         input_scale: the standard deviation of the Gaussian inputs.
         timesteps, units, features: the sequence length, state size and input size.
         seed: draws the inputs and the read-out vector (the same for every model), then the weights.
@@ -409,12 +435,16 @@ def cell_norms(model, input_scale=1.0, timesteps=100, units=32, features=8, seed
     Returns:
         A `CellNorms`.
     """
-    check_models(model, CELLS, "cell_norms")
+    (model,) = check_cells(model, "cell_norms")
     random.seed(seed)
     inputs, readout = _draw_inputs(timesteps, features, units, input_scale)
-    cell = CELLS[model](units, dtype="float64")
+    cell = make_cell(model, units, dtype="float64")
+    cell.build((1, features))
+    cell.built = True
+    initialise_for_dependency(model, cell, timesteps)
     states, gradients = _unroll(cell, inputs, readout, studied=0)
-    log10_norms = np.log10(_by_distance(gradients))
+    norms = _by_distance(gradients)
+    log10_norms = _log10(norms)
     update_gate = None
     if model == "gru":
         # The update gates the forward pass used (gate order z, r, h), from the recorded h_{t-1}.
@@ -422,8 +452,9 @@ def cell_norms(model, input_scale=1.0, timesteps=100, units=32, features=8, seed
         logits = (inputs[:, 0] @ cell.kernel.data + cell.bias.data[0]
                   + hidden @ cell.recurrent_kernel.data + cell.bias.data[1])[:, :units]
         update_gate = float(np.log10(ops.sigmoid(Tensor(logits)).data).mean())
-    return CellNorms(model=model, input_scale=float(input_scale), log10_norms=log10_norms.tolist(),
-                     slope=fitted_slope(log10_norms), mean_log10_update_gate=update_gate)
+    return CellNorms(model=cell_name(model), input_scale=float(input_scale), log10_norms=log10_norms.tolist(),
+                     slope=fitted_slope(log10_norms), mean_log10_update_gate=update_gate,
+                     zero_from=int(np.argmax(norms == 0)) if (norms == 0).any() else None)
 
 
 def _initializer(name, scale, columns, value):
@@ -439,6 +470,12 @@ def _initializer(name, scale, columns, value):
             values[..., columns] = value
         return values
     return draw
+
+
+def _log10(values):
+    """log10 of non-negative values, -inf (without a warning) where a value is exactly 0."""
+    with np.errstate(divide="ignore"):
+        return np.log10(values)
 
 
 def _by_distance(gradients):

@@ -16,22 +16,17 @@ import threading
 import numpy as np
 
 from .. import checks, losses, metrics as metrics_module, optimizers, random
-from ..nn.core import Activation, Dense, Dropout, Embedding
+from ..nn.input import InputLayer
 from ..nn.module import Module, default_name, first_free_name
-from ..nn.recurrent import GRU, LSTM, SimpleRNN
-from ..registry import Registry
+from ..nn.wrappers import LAYER_CLASSES  # every layer a saved model can name (RNN, which takes a cell object, is not)
 from ..tensor import Tensor, no_grad
 from .callbacks import Callback, CallbackList, History
 from .progress import ProgressBar
-from .saving import save_model
+from . import saving
 from .training_state import TrainingState
 
-# The layers a saved model can name: each is rebuilt from its config alone. (RNN takes a cell
-# object, which a config cannot hold; use SimpleRNN, LSTM or GRU.)
-LAYER_CLASSES = Registry("layer class", {cls.__name__.lower(): cls for cls in (
-    Dense, Activation, Embedding, Dropout, SimpleRNN, LSTM, GRU)})
-
 VERBOSE_CHOICES = ("auto", 0, 1, 2)
+DEFAULT_BATCH_SIZE = 32  # what fit, evaluate and predict use for batch_size=None, as Keras
 
 
 class Sequential(Module):
@@ -51,6 +46,7 @@ class Sequential(Module):
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"Sequential: layers must be a list of layers, got {type(layers).__name__}")
         self.layers = []
+        self.input_layer = None
         self.input_shape = None
         self.optimizer = self.loss = self.loss_function = None
         self.metric_names, self.metric_functions = [], []
@@ -65,10 +61,17 @@ class Sequential(Module):
 
         Layer names are unique within a model: a layer with a default name that is taken is
         renamed as Keras would (a second `lstm` becomes `lstm_1`); a name you gave that is
-        taken is an error.
+        taken is an error. An `InputLayer` (from `Input(shape)`) may come first: as in Keras it
+        is not one of `layers`, it gives the model its input shape, and the model is built.
         """
         if not isinstance(layer, Module):
             raise TypeError(f"{self.name}.add: expected a layer, got {type(layer).__name__}")
+        if isinstance(layer, InputLayer):
+            if self.layers or self.input_layer is not None:
+                raise ValueError(f"{self.name}.add: an InputLayer can only come first, before any other layer")
+            self.input_layer = layer
+            self.input_shape = layer.batch_shape
+            return
         taken = {existing.name for existing in self.layers}
         if any(layer is existing for existing in self.layers) or (layer.name in taken and not layer.named_by_default):
             raise ValueError(f"{self.name}.add: the model already has a layer named {layer.name!r}; "
@@ -78,7 +81,53 @@ class Sequential(Module):
         self.layers.append(layer)
         self.built = False
         if self._known_input_shape(None) is not None:
-            self.build()  # as Keras 2: with input_length known, summary() and count_params() work at once
+            self.build()  # as Keras: with the input shape known, summary() and count_params() work at once
+
+    def pop(self):
+        """Remove the last layer and return it, as Keras.
+
+        Raises:
+            IndexError: if the model has no layers.
+        """
+        if not self.layers:
+            raise IndexError(f"{self.name}.pop: the model has no layers to remove")
+        return self.layers.pop()
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or the one at position `index` in `layers` (give one of them).
+
+        Raises:
+            ValueError: for an unknown name, an index out of range, or neither or both given.
+        """
+        if (name is None) == (index is None):
+            raise ValueError(f"{self.name}.get_layer: give a layer name or an index (one of them), "
+                             f"got name={name!r}, index={index!r}")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not (
+                    -len(self.layers) <= index < len(self.layers)):
+                raise ValueError(f"{self.name}.get_layer: index {index!r} is out of range for a model of "
+                                 f"{len(self.layers)} layers")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{self.name}.get_layer: no layer named {name!r}; the layers are "
+                         f"{[layer.name for layer in self.layers]}")
+
+    @property
+    def weights(self):
+        """Every parameter Tensor of the model, layer by layer (Keras's `model.weights`)."""
+        return list(self.parameters())
+
+    @property
+    def trainable_weights(self):
+        """The parameters training updates: all of them (tinyseq has no frozen weights)."""
+        return self.weights
+
+    @property
+    def non_trainable_weights(self):
+        """Always empty: tinyseq has no frozen weights and no running statistics."""
+        return []
 
     # ---- structure ---------------------------------------------------------------------
     def build(self, input_shape=None):
@@ -131,11 +180,11 @@ class Sequential(Module):
         Raises:
             ValueError: for a layer class of your own, which `from_config` could not rebuild.
         """
-        for layer in self.layers:
+        layers = ([self.input_layer] if self.input_layer is not None else []) + self.layers
+        for layer in layers:
             LAYER_CLASSES.name_of(type(layer))
         return {"name": self.name,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self.layers]}
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in layers]}
 
     @classmethod
     def from_config(cls, config):
@@ -176,10 +225,15 @@ class Sequential(Module):
         """Choose the optimizer (a name or an object), the loss and the metrics to report.
 
         Args:
-            optimizer: "adam", "rmsprop", "sgd" or an optimizer from `tinyseq.optimizers`.
-            loss: a loss name ("binary_crossentropy", ...) or a function (y_true, y_pred) -> scalar
-                Tensor, given the batch's targets as a numpy array and the predictions as a Tensor.
-            metrics: names such as "accuracy" (resolved from the loss, as Keras does).
+            optimizer: "adam", "rmsprop", "sgd", "adamw" or an optimizer from `tinyseq.optimizers`.
+            loss: a loss name ("binary_crossentropy", ...), a loss object (`BinaryCrossentropy(
+                from_logits=True)`, ...) or a function (y_true, y_pred) -> per-sample losses,
+                given the batch's targets as a numpy array and the predictions as a Tensor.
+                `fit` weights and averages them as Keras does (see `losses.reduce_losses`).
+            metrics: names such as "accuracy" (binary, sparse or categorical accuracy, chosen
+                from the shapes of the targets and outputs, as Keras does) or functions
+                (y_true, y_pred) -> float. They ignore sample and class weights, as Keras's
+                `metrics` do.
         """
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='binary_crossentropy'")
@@ -188,23 +242,32 @@ class Sequential(Module):
         self.optimizer = optimizers.get(optimizer)
         self.loss, self.loss_function = loss, losses.get(loss)
         self.metric_names = [m if isinstance(m, str) else m.__name__ for m in metrics or []]
-        self.metric_functions = [metrics_module.get(m, loss=loss) for m in metrics or []]
+        self.metric_functions = [metrics_module.get(m) for m in metrics or []]
 
-    def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            bucket_by_length=False):
+    def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, bucket_by_length=False):
         """Train for `epochs` epochs; return a `History` whose `.history` holds each epoch's metrics.
 
         Args:
             x, y: inputs and targets (numpy arrays; token ids as integers).
-            batch_size: samples per gradient step.
+            batch_size: samples per gradient step (None: 32, as Keras).
             epochs: the epoch to stop after (counting from 0, as Keras).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch ("auto" is 1).
-            callbacks: e.g. ModelCheckpoint, EarlyStopping, BackupAndRestore.
-            validation_split: the fraction of samples, taken from the END before shuffling,
-                held out for validation (as Keras).
-            validation_data: (x_val, y_val), used instead of validation_split.
+            callbacks: e.g. ModelCheckpoint, EarlyStopping, BackupAndRestore. Their hooks are
+                called when Keras calls them: on_train_begin/end, on_epoch_begin/end,
+                on_train_batch_begin/end (batches counted from 0), and during validation
+                on_test_begin/end and on_test_batch_begin/end.
+            validation_split: the fraction s of samples held out for validation, taken from the
+                END before shuffling, as Keras: training keeps the first floor(N (1 - s)).
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), used instead
+                of validation_split.
             shuffle: reshuffle the training samples every epoch (from the seeded RNG).
+            class_weight: {class: weight}; each training sample's loss is weighted by its
+                class's weight (the class is the label, its rounded value, or the argmax of a
+                one-hot target; classes not listed weigh 1), as Keras.
+            sample_weight: one weight per training sample, shape (samples,). A batch's loss
+                is sum(weight * loss) / batch size, as Keras. Not with class_weight.
             initial_epoch: the epoch to start from.
             bucket_by_length: put sequences of similar length (id 0 is padding) in the same
                 batch, so that fewer steps run: a recurrent layer fed by
@@ -222,7 +285,7 @@ class Sequential(Module):
         """
         self._require_compiled("fit")
         x, y = _check_pair(x, y, "fit")
-        batch_size = checks.positive_int(batch_size, "batch_size", "fit")
+        batch_size = _batch_size(batch_size, "fit")
         epochs = checks.positive_int(epochs, "epochs", "fit")
         initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch", "fit")
         if initial_epoch >= epochs:
@@ -233,18 +296,28 @@ class Sequential(Module):
         shuffle = checks.boolean(shuffle, "shuffle", "fit")
         bucket_by_length = checks.boolean(bucket_by_length, "bucket_by_length", "fit")
         callbacks = _check_callbacks(callbacks)
+        sample_weight = _sample_weights(sample_weight, None, y, "fit")
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("fit: give sample_weight or class_weight, not both")
         if validation_data is not None:
-            if not (isinstance(validation_data, (list, tuple)) and len(validation_data) == 2):
-                raise ValueError(f"fit: validation_data must be a pair (x_val, y_val), got "
-                                 f"{type(validation_data).__name__}"
+            if not (isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3)):
+                raise ValueError(f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight_val), "
+                                 f"got {type(validation_data).__name__}"
                                  + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""))
-            validation_data = _check_pair(*validation_data, "fit: validation_data")
+            x_val, y_val = _check_pair(*validation_data[:2], "fit: validation_data")
+            validation_weight = validation_data[2] if len(validation_data) == 3 else None
+            validation_data = (x_val, y_val, _sample_weights(validation_weight, None, y_val, "fit: validation_data"))
         elif validation_split:
-            cut = len(x) - int(len(x) * validation_split)
+            cut = math.floor(len(x) * (1 - validation_split))  # Keras's split, to the sample
             if cut == len(x) or cut == 0:
                 raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples leaves "
                                  f"{len(x) - cut} for validation and {cut} for training; each needs at least one")
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+            held_out = None if sample_weight is None else sample_weight[cut:]
+            validation_data = (x[cut:], y[cut:], held_out)
+            x, y = x[:cut], y[:cut]
+            sample_weight = None if sample_weight is None else sample_weight[:cut]
+        if class_weight is not None:  # as Keras: the training samples only, never the validation ones
+            sample_weight = _sample_weights(None, class_weight, y, "fit")
         if not self.built:
             self.build(x.shape)
         verbose = 1 if verbose == "auto" else verbose
@@ -253,8 +326,9 @@ class Sequential(Module):
         callback_list = CallbackList([*callbacks, self.history], model=self)
         self.training_state = TrainingState(epoch=initial_epoch)
         self.stop_training = False
-        callback_list.on_train_begin()
+        callback_list.on_train_begin({})
         state = self.training_state  # a callback (BackupAndRestore) may have restored one
+        logs = None
         with _stop_on_first_ctrl_c() as interrupted:
             while state.epoch < epochs and not self.stop_training:
                 if state.order is None:
@@ -262,27 +336,29 @@ class Sequential(Module):
                         state.order = length_bucketed_order(sequence_lengths(x), batch_size, shuffle)
                     else:
                         state.order = random.generator().permutation(len(x)) if shuffle else np.arange(len(x))
-                callback_list.on_epoch_begin(state.epoch)  # also when a restored run resumes mid-epoch
+                callback_list.on_epoch_begin(state.epoch, {})  # also when a restored run resumes mid-epoch
                 if verbose:
                     print(f"Epoch {state.epoch + 1}/{epochs}")
                 bar = ProgressBar(steps, verbose)
                 self.train()
                 while state.batch < steps:
                     batch = state.order[state.batch * batch_size:(state.batch + 1) * batch_size]
-                    for name, value in self.train_step(x[batch], y[batch]).items():
+                    callback_list.on_train_batch_begin(state.batch, {})
+                    weights = None if sample_weight is None else sample_weight[batch]
+                    for name, value in self.train_step(x[batch], y[batch], weights).items():
                         state.totals[name] = state.totals.get(name, 0.0) + value * len(batch)
                     state.seen += len(batch)
                     state.batch += 1
                     running = state.averages()
                     bar.update(state.batch, running)
-                    callback_list.on_train_batch_end(state.batch, running)
+                    callback_list.on_train_batch_end(state.batch - 1, running)
                     if interrupted():
                         _interrupt(callback_list, f"in epoch {state.epoch + 1}, after batch {state.batch} of {steps}")
                     if self.stop_training:
                         break  # the epoch ends here: its logs cover the batches done
                 logs = state.averages()
                 if validation_data is not None:
-                    scores = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
+                    scores = self._evaluate(*validation_data, batch_size, 0, callback_list)
                     logs.update({f"val_{name}": value for name, value in scores.items()})
                 bar.finish(logs)
                 for name, value in logs.items():
@@ -292,53 +368,127 @@ class Sequential(Module):
                 callback_list.on_epoch_end(epoch, logs)
                 if interrupted():  # Ctrl-C during validation or the epoch's callbacks: also the last epoch's
                     _interrupt(callback_list, f"after epoch {epoch + 1} of {epochs}")
-        callback_list.on_train_end()
+        callback_list.on_train_end(logs)
         return self.history
 
-    def train_step(self, x, y):
+    def train_step(self, x, y, sample_weight=None):
         """One gradient step on a batch; returns the batch's loss and metrics."""
         self.zero_grad()
         prediction = self(x, training=True)
-        loss = self.loss_function(y, prediction)
+        loss = losses.weighted_loss(self.loss_function, y, prediction, sample_weight)
         loss.backward()
         self.optimizer.step(self.parameters())
         return {"loss": loss.item(), **self._metric_values(y, prediction.data)}
 
-    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One gradient step on the batch (x, y); its loss and metrics as `evaluate` returns them.
+
+        Args:
+            x, y: one batch of inputs and targets.
+            sample_weight, class_weight: as in `fit`.
+            return_dict: return {"loss": ..., metric: ...} instead of a list (or the loss alone).
+        """
+        self._require_compiled("train_on_batch")
+        x, y = _check_pair(x, y, "train_on_batch")
+        sample_weight = _sample_weights(sample_weight, class_weight, y, "train_on_batch")
+        if not self.built:
+            self.build(x.shape)
+        self.train()
+        return self._scores_as_keras(self.train_step(x, y, sample_weight), return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """The loss and metrics of the batch (x, y) in inference mode, as `evaluate` returns them."""
+        self._require_compiled("test_on_batch")
+        x, y = _check_pair(x, y, "test_on_batch")
+        sample_weight = _sample_weights(sample_weight, None, y, "test_on_batch")
+        return self._scores_as_keras(self._evaluate(x, y, sample_weight, len(x), 0, CallbackList([], self)),
+                                     return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for one batch `x`, in inference mode, as a numpy array."""
+        x = _check_samples(x, "x", "predict_on_batch", min_ndim=2)
+        return self._predict(x, len(x), 0, CallbackList([], self))
+
+    def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
+                 return_dict=False):
         """The loss and metrics over (x, y): [loss, metric, ...] (or a dict), as Keras.
 
         Returns the loss alone when no metrics were compiled.
+
+        Args:
+            x, y: inputs and targets.
+            batch_size: samples per batch (None: 32, as Keras).
+            verbose: 0 silent, 1 progress bar, 2 one line ("auto" is 1).
+            sample_weight: one weight per sample; the loss is sum(weight * loss) / samples.
+            callbacks: Callback objects, whose on_test_begin/end and on_test_batch_begin/end
+                hooks are called.
+            return_dict: return {"loss": ..., metric: ...}.
         """
         self._require_compiled("evaluate")
         x, y = _check_pair(x, y, "evaluate")
-        batch_size = checks.positive_int(batch_size, "batch_size", "evaluate")
+        batch_size = _batch_size(batch_size, "evaluate")
         verbose = checks.one_of(verbose, "verbose", "evaluate", VERBOSE_CHOICES)
-        totals = {}
-        for samples, prediction in self._predict_batches(x, batch_size, verbose):
+        sample_weight = _sample_weights(sample_weight, None, y, "evaluate")
+        callback_list = CallbackList(_check_callbacks(callbacks, "evaluate"), model=self)
+        return self._scores_as_keras(self._evaluate(x, y, sample_weight, batch_size, verbose, callback_list),
+                                     return_dict)
+
+    def _evaluate(self, x, y, sample_weight, batch_size, verbose, callback_list):
+        """The loss and metrics over (x, y) as a dict, calling the test hooks of `callback_list`."""
+        totals, seen = {}, 0
+        callback_list.on_test_begin({})
+        for step, samples, prediction in self._predict_batches(x, batch_size, verbose, callback_list.on_test_batch_begin):
             y_batch = y[samples]
+            weights = None if sample_weight is None else sample_weight[samples]
             with no_grad():
-                loss = self.loss_function(y_batch, Tensor(prediction))
+                loss = losses.weighted_loss(self.loss_function, y_batch, Tensor(prediction), weights)
             for name, value in {"loss": loss.item(), **self._metric_values(y_batch, prediction)}.items():
                 totals[name] = totals.get(name, 0.0) + value * len(prediction)
-        scores = {name: total / len(x) for name, total in totals.items()}
+            seen += len(prediction)
+            callback_list.on_test_batch_end(step, {name: total / seen for name, total in totals.items()})
+        scores = {name: total / seen for name, total in totals.items()}
+        callback_list.on_test_end(scores)
+        return scores
+
+    def _scores_as_keras(self, scores, return_dict):
+        """A dict of scores as Keras returns them: the dict, the loss alone, or [loss, metric, ...]."""
         if return_dict:
             return scores
         return list(scores.values()) if self.metric_names else scores["loss"]
 
-    def predict(self, x, batch_size=32, verbose="auto"):
-        """The model's outputs for `x`, computed in inference mode (no dropout), as a numpy array."""
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """The model's outputs for `x`, computed in inference mode (no dropout), as a numpy array.
+
+        Args:
+            x: the inputs.
+            batch_size: samples per batch (None: 32, as Keras).
+            verbose: 0 silent, 1 progress bar, 2 one line ("auto" is 1).
+            callbacks: Callback objects, whose on_predict_begin/end and
+                on_predict_batch_begin/end hooks are called (the batch's logs hold its
+                "outputs").
+        """
         x = _check_samples(x, "x", "predict", min_ndim=2)
-        batch_size = checks.positive_int(batch_size, "batch_size", "predict")
+        batch_size = _batch_size(batch_size, "predict")
         verbose = checks.one_of(verbose, "verbose", "predict", VERBOSE_CHOICES)
-        batches = list(self._predict_batches(x, batch_size, verbose))
-        samples = np.concatenate([samples for samples, _ in batches])
-        outputs = np.concatenate([output for _, output in batches])
+        return self._predict(x, batch_size, verbose, CallbackList(_check_callbacks(callbacks, "predict"), model=self))
+
+    def _predict(self, x, batch_size, verbose, callback_list):
+        callback_list.on_predict_begin({})
+        samples_done, outputs = [], []
+        for step, samples, output in self._predict_batches(x, batch_size, verbose,
+                                                           callback_list.on_predict_batch_begin):
+            samples_done.append(samples)
+            outputs.append(output)
+            callback_list.on_predict_batch_end(step, {"outputs": output})
+        outputs = np.concatenate(outputs)
         in_order = np.empty_like(outputs)
-        in_order[samples] = outputs
+        in_order[np.concatenate(samples_done)] = outputs
+        callback_list.on_predict_end({})
         return in_order
 
-    def _predict_batches(self, x, batch_size, verbose):
-        """Yield (sample indices, outputs) batch by batch, in inference mode.
+    def _predict_batches(self, x, batch_size, verbose, on_batch_begin):
+        """Yield (step, sample indices, outputs) batch by batch, in inference mode, calling
+        `on_batch_begin(step, {})` before each batch.
 
         When the first layer masks its input (e.g. `Embedding(mask_zero=True)`), the samples go
         in order of length: batches of similar lengths run fewer steps (see `bucket_by_length`),
@@ -355,7 +505,8 @@ class Sequential(Module):
             with no_grad():
                 for step in range(steps):
                     samples = order[step * batch_size:(step + 1) * batch_size]
-                    yield samples, self(x[samples], training=False).data
+                    on_batch_begin(step, {})
+                    yield step, samples, self(x[samples], training=False).data
                     bar.update(step + 1, {})
         finally:
             self.train(was_training)
@@ -377,7 +528,16 @@ class Sequential(Module):
             ValueError: before writing anything, for a part `load_model` could not rebuild (see
                 `save_model`).
         """
-        save_model(self, path)
+        saving.save_model(self, path)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write the weights alone to a Keras `.weights.h5` file (see `saving.save_weights`)."""
+        saving.save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath):
+        """Read weights from a `.weights.h5`, `.keras`, Keras `.h5` or tinyseq model file, layer by
+        layer in order (see `saving.load_weights`)."""
+        saving.load_weights(self, filepath)
 
 
 # Batches per pool: a pool is a random sample of BUCKET_POOL_BATCHES batches' worth of samples,
@@ -466,16 +626,52 @@ def _check_samples(data, argument, method, min_ndim):
     return array
 
 
-def _check_callbacks(callbacks):
+def _check_callbacks(callbacks, method="fit"):
     """`callbacks` as a list, after checking each is a Callback."""
     if callbacks is None:
         return []
     if not isinstance(callbacks, (list, tuple)):
-        raise ValueError(f"fit: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
+        raise ValueError(f"{method}: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
     for callback in callbacks:
         if not isinstance(callback, Callback):
-            raise ValueError(f"fit: callbacks must be Callback objects, got {callback!r}")
+            raise ValueError(f"{method}: callbacks must be Callback objects, got {callback!r}")
     return list(callbacks)
+
+
+def _batch_size(batch_size, method):
+    """`batch_size` checked, with None meaning Keras's default of 32."""
+    return DEFAULT_BATCH_SIZE if batch_size is None else checks.positive_int(batch_size, "batch_size", method)
+
+
+def _sample_weights(sample_weight, class_weight, y, method):
+    """One weight per sample of `y` (a float array), from `sample_weight` or `class_weight`, or None.
+
+    As Keras, a sample's class is its label, the rounded value of a (samples, 1) target, or the
+    argmax of a one-hot target; classes not in `class_weight` weigh 1.
+    """
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(f"{method}: give sample_weight or class_weight, not both")
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"{method}: class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+        for label, weight in class_weight.items():
+            if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+                raise ValueError(f"{method}: class_weight's keys must be integer classes, got {label!r}")
+            checks.number(weight, f"class_weight[{label!r}]", method)
+        classes = y
+        if y.ndim > 1:
+            classes = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, axis=-1)
+        if classes.ndim != 1:
+            raise ValueError(f"{method}: class_weight needs one class per sample, but y has shape {y.shape}")
+        classes = np.round(classes).astype(np.int64)
+        return np.array([class_weight.get(int(label), 1.0) for label in classes], dtype=np.float64)
+    if sample_weight is None:
+        return None
+    weights = _check_samples(sample_weight, "sample_weight", method, min_ndim=1)
+    if weights.shape != (len(y),):
+        raise ValueError(f"{method}: sample_weight must have shape ({len(y)},), one weight per sample, "
+                         f"got shape {weights.shape}")
+    return weights.astype(np.float64)
 
 
 def _interrupt(callback_list, where):

@@ -30,13 +30,18 @@ def relu(x):
     return ops.relu(x)
 
 
+def hard_sigmoid(x):
+    """Keras's piecewise-linear sigmoid: 0 below -3, 1 above 3, x / 6 + 1/2 between."""
+    return ops.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
 def softmax(x):
     """exp(x) / sum(exp(x)) over the last axis: a probability distribution per row."""
     return functional.softmax(x, axis=-1)
 
 
 _REGISTRY = Registry("activation", {"linear": linear, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
-                                    "softmax": softmax})
+                                    "hard_sigmoid": hard_sigmoid, "softmax": softmax})
 serialize = _REGISTRY.name_of
 
 

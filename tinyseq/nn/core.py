@@ -1,5 +1,5 @@
 """`Layer`, the Keras conventions every layer shares, and the core layers built on it:
-`Dense`, `Activation`, `Embedding` and `Dropout`.
+`Dense`, `Activation`, `Embedding`, `Dropout` and `SpatialDropout1D`.
 
 A layer is a `Module` that builds its weights on the first call, from the input shape. On top of
 that, `Layer` adds what a Keras model needs from each layer: checking the input's rank and
@@ -248,27 +248,57 @@ class Dropout(Layer):
     survivors by 1 / (1 - rate), so nothing needs rescaling at inference, where it does nothing.
 
     The random choices come from the shared generator (`tinyseq.random`), so a seeded run
-    drops the same units every time.
+    drops the same units every time; or, given a `seed`, from a generator of the layer's own.
 
     Args:
         rate: the fraction of inputs to drop, in [0, 1).
+        seed: None (the shared generator) or an int seeding the layer's own generator.
         name: the layer's name.
         dtype: the dtype array-like inputs are converted to.
     """
 
-    def __init__(self, rate, name=None, dtype="float32"):
+    def __init__(self, rate, seed=None, name=None, dtype="float32"):
         super().__init__(name=name, dtype=dtype)
         self.rate = checks.number(rate, "rate", self.name, low=0, high=1, high_open=True)
+        self.seed = None if seed is None else checks.non_negative_int(seed, "seed", self.name)
+        self.generator = None if seed is None else np.random.default_rng(self.seed)
 
     def call(self, inputs, mask=None, training=None):
         """Drop inputs if `training` (None: the layer's own `training` mode)."""
         training = self.training if training is None else training
         if not training or self.rate == 0:
             return inputs
-        keep = random.generator().random(inputs.shape) >= self.rate
+        generator = self.generator or random.generator()
+        keep = generator.random(self.choices_shape(inputs.shape)) >= self.rate
         return inputs * (keep / (1 - self.rate))
+
+    def choices_shape(self, input_shape):
+        """The shape of the keep/drop choices, broadcast over the inputs: one per input here."""
+        return input_shape
 
     def get_config(self):
         """See `Layer.get_config`."""
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class SpatialDropout1D(Dropout):
+    """Dropout of whole channels: in training, each channel of each sequence is zeroed at every
+    step with probability `rate` (survivors scaled by 1 / (1 - rate)); at inference it does nothing.
+
+    Neighbouring steps of a convolution's output are alike, so dropping single values barely
+    regularises; dropping a channel everywhere does. A mask passes through unchanged.
+
+    Args:
+        rate: the fraction of channels to drop, in [0, 1).
+        seed: None (the shared generator) or an int seeding the layer's own generator.
+        name: the layer's name.
+        dtype: the dtype array-like inputs are converted to.
+    """
+
+    min_ndim = max_ndim = 3
+    input_layout = "(batch, steps, channels)"
+
+    def choices_shape(self, input_shape):
+        """(batch, 1, channels): one choice per channel, the same at every step."""
+        return (input_shape[0], 1, input_shape[2])
 

@@ -32,6 +32,22 @@ def random_uniform(shape, dtype, minval=-0.05, maxval=0.05):
     return random.generator().uniform(minval, maxval, size=shape).astype(dtype)
 
 
+def random_normal(shape, dtype, mean=0.0, stddev=0.05):
+    """Gaussian N(mean, stddev^2); Keras's "random_normal" (an IRNN's input kernel uses stddev 0.001)."""
+    return random.generator().normal(mean, stddev, size=shape).astype(dtype)
+
+
+def identity(shape, dtype, gain=1.0):
+    """`gain` times the identity matrix, for a square recurrent kernel (the IRNN's).
+
+    Le, Jaitly & Hinton (2015): with ReLU units, an identity recurrent kernel and zero biases,
+    the state is copied unchanged from step to step at the start, and so is the gradient.
+    """
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"identity: the shape must be a square matrix (n, n), got {tuple(shape)}")
+    return (gain * np.eye(shape[0])).astype(dtype)
+
+
 def compute_fans(shape):
     """Keras's (fan_in, fan_out) of a weight shape.
 
@@ -81,6 +97,9 @@ _REGISTRY = Registry("initializer", {
     "ones": ones,
     "random_uniform": random_uniform,
     "uniform": random_uniform,
+    "random_normal": random_normal,
+    "normal": random_normal,
+    "identity": identity,
     "glorot_uniform": glorot_uniform,
     "orthogonal": orthogonal,
 }, "a callable initializer(shape, dtype)")

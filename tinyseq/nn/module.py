@@ -144,8 +144,9 @@ def _assign(parameter, value, where):
 
 
 def default_name(class_name):
-    """Keras's default name for a class: its name in snake case (LSTM -> lstm, SimpleRNN -> simple_rnn)."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
+    """Keras's default name for a class: its name in snake case (LSTM -> lstm, SimpleRNN -> simple_rnn,
+    Conv1D -> conv1d)."""
+    return re.sub(r"(?<=.)(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])", "_", class_name).lower()
 
 
 def first_free_name(base, taken):

@@ -26,6 +26,9 @@ Large graphs: `collapse=["forget_gate"]` or `max_depth=1` draw whole scopes as s
 For long sequences, `draw_unrolled_norms` draws one box per time step instead, coloured by the
 gradient norm `unrolled_grad_norms` measures there. `draw_cell_concept("lstm")` draws the
 textbook picture of a cell, in the same colours as the clusters of its op-level graph.
+`explain_review` runs a trained sentiment model over a review and returns, for each word, the
+prediction had the review ended there and its gates' mean activity (`explanation_to_ansi`,
+`explanation_to_svg` and `explanation_to_html` draw it).
 Ready-made recurrent graphs come from `cell_example` (what `tinyseq graph` draws) and `unroll`
 (any cell over a sequence, one "t=k" scope per step). `draw` needs only the `graphviz` Python
 package; rendering images needs the Graphviz program `dot` as well.
@@ -34,10 +37,12 @@ package; rendering images needs the Graphviz program `dot` as well.
 from .concept import draw_cell_concept
 from .drawing import Drawing, GraphvizNotFoundError, draw, write
 from .examples import Example, Unrolled, cell_example, make_cell, unroll
+from .explain import ReviewExplanation, explain_review, explanation_to_ansi, explanation_to_html, explanation_to_svg
 from .graph import retain_grads, topological_order
 from .style import heat_color
 from .unrolled import draw_unrolled_norms, unrolled_grad_norms
 
 __all__ = ["draw", "write", "retain_grads", "topological_order", "heat_color", "cell_example",
            "unroll", "make_cell", "Example", "Unrolled", "Drawing", "GraphvizNotFoundError",
-           "draw_cell_concept", "draw_unrolled_norms", "unrolled_grad_norms"]
+           "draw_cell_concept", "draw_unrolled_norms", "unrolled_grad_norms", "explain_review", "ReviewExplanation",
+           "explanation_to_ansi", "explanation_to_html", "explanation_to_svg"]

@@ -31,10 +31,16 @@ sequence just waits in its initial state. So the rows are sorted by their first 
 and step t runs on the rows that have started, a prefix of the batch: a batch of reviews then
 costs about its number of words, not 500 steps of every review.
 
+Dropout is cheap for the same reason: its masks are drawn once per sequence and are the same
+at every step, so the input masks multiply the inputs once, before the big product (one copy
+per gate where each gate has its own mask), and the recurrent masks multiply h before each
+step's recurrent product (see `steps.FusedSteps`).
+
 The modules, in the order to read them:
 
 * `steps`: one step forward and one back for SimpleRNN, LSTM and GRU, beside their equations
-  (`SimpleRNNSteps`, `LSTMSteps`, `GRUSteps`), with the in-place helpers of `inplace`.
+  (`SimpleRNNSteps`, `LSTMSteps`, `GRUSteps`, and `OriginalGRUSteps` for reset_after=False),
+  with the in-place helpers of `inplace`.
 * `scaffold`: the loop over time they share, `fused_recurrence`, and the chunked weight
   gradients.
 * `schedule`: `StartSchedule`, the rows each step runs.
@@ -45,8 +51,8 @@ benchmarks/README.md measures what each of these choices is worth.
 
 from .scaffold import fused_recurrence, fused_support_problem
 from .schedule import StartSchedule
-from .steps import GRUSteps, LSTMSteps, SimpleRNNSteps
+from .steps import GRUSteps, LSTMSteps, OriginalGRUSteps, SimpleRNNSteps
 from .workspace import WORKSPACE, Workspace
 
 __all__ = ["fused_recurrence", "fused_support_problem", "StartSchedule", "SimpleRNNSteps", "LSTMSteps",
-           "GRUSteps", "WORKSPACE", "Workspace"]
+           "GRUSteps", "OriginalGRUSteps", "WORKSPACE", "Workspace"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...tensor import make_node
 from .schedule import StartSchedule
-from .steps import STEPS_BY_CELL
+from .steps import steps_for
 from .workspace import WORKSPACE
 
 
@@ -21,15 +21,17 @@ def fused_support_problem(cell):
     """Why `cell` cannot run fused, as a sentence, or None if it can.
 
     Only the three built-in cells (not subclasses, which may change the step) have
-    hand-derived backward passes, and a SimpleRNN only with an activation listed in
-    `inplace.FUSED_ACTIVATIONS`.
+    hand-derived backward passes; a SimpleRNN only with an activation
+    listed in `inplace.FUSED_ACTIVATIONS`, an LSTM or GRU only with element-wise activations
+    listed in `inplace.ELEMENTWISE_ACTIVATIONS`.
     """
-    if type(cell) not in STEPS_BY_CELL:
+    if steps_for(cell) is None:
         return f"there is no fused kernel for {type(cell).__name__} (only for SimpleRNNCell, LSTMCell and GRUCell)"
-    return STEPS_BY_CELL[type(cell)].support_problem(cell)
+    return steps_for(cell).support_problem(cell)
 
 
-def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return_sequences=False):
+def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return_sequences=False,
+                     dropout_masks=(None, None), zero_output_for_mask=False):
     """Run `cell` over a whole sequence as one graph node: the fused twin of `RNN`'s loop.
 
     Agrees with the cells-from-primitives loop in `recurrent.py` (same masking, state and
@@ -42,6 +44,9 @@ def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return
         mask: optional (batch, timesteps) booleans, True at real steps.
         go_backwards: process the steps from last to first.
         return_sequences: return the output of every step (in processing order), not only the last.
+        dropout_masks: (input masks, recurrent masks) from `cell.draw_dropout_masks`, each None
+            or (count, batch, size); the same masks apply at every step, as in the cells' loop.
+        zero_output_for_mask: output zeros at padding steps instead of repeating the previous output.
 
     Returns:
         (output, final_states): output is (batch, timesteps, units) or (batch, units).
@@ -52,15 +57,17 @@ def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return
     problem = fused_support_problem(cell)
     if problem:
         raise TypeError(f"fused_recurrence: {problem}")
-    op_name = STEPS_BY_CELL[type(cell)].op_name
-    tensors = (inputs, cell.kernel, cell.recurrent_kernel, cell.bias, *states)
+    op_name = steps_for(cell).op_name
+    weights = (cell.kernel, cell.recurrent_kernel, cell.bias) if cell.use_bias else (cell.kernel, cell.recurrent_kernel)
+    tensors = (inputs, *weights, *states)
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
         listed = ", ".join(sorted(str(dtype) for dtype in dtypes))
         raise TypeError(f"{op_name}: inputs, weights and states have different dtypes {listed}; "
                         f"convert one explicitly with .astype(...)")
 
-    packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences)
+    packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, dropout_masks,
+                                             zero_output_for_mask)
     # One node has one output array, so the outputs and the final states travel packed along
     # the time axis, [outputs | state 1 | state 2], and are sliced apart here (views; the
     # engine sends each slice's gradient back into one gradient array for the node).
@@ -71,7 +78,8 @@ def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return
     return output, final_states
 
 
-def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
+def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, dropout_masks,
+                          zero_output_for_mask):
     """The fused forward pass on arrays: return (packed outputs and states, backward function)."""
     x = tensors[0].data
     batch, timesteps, features = x.shape
@@ -82,24 +90,33 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
         taken.append(WORKSPACE.take(shape, dtype))
         return taken[-1]
 
-    steps = STEPS_BY_CELL[type(cell)](cell, timesteps, batch, allocate)
-    gate_count = len(steps.keras_gates)
     time_order = slice(None, None, -1) if go_backwards else slice(None)
     schedule = StartSchedule(mask, time_order, timesteps, batch)
+    input_masks, recurrent_masks = (None if masks is None else schedule.sort_rows(masks, axis=1)
+                                    for masks in dropout_masks)
+    steps = steps_for(cell)(cell, timesteps, batch, allocate, recurrent_masks)
+    input_masks = steps.gate_major_masks(input_masks)
+    gate_count = len(steps.keras_gates)
 
     # Time-major inputs in processing order (rows in the schedule's order), with a column of
     # ones: [x_t, 1] @ [[W], [b]] is x_t W + b, so the bias is added (and later
-    # differentiated) inside the big products.
-    x_ones = allocate((timesteps, batch, features + 1))
-    x_ones[..., :features] = schedule.sort_rows(x.transpose(1, 0, 2)[time_order], axis=1)
+    # differentiated) inside the big products. With input dropout, x_ones holds the dropped
+    # inputs, one copy per mask (a single mask serves every gate's block of W).
+    mask_count = 1 if input_masks is None else len(input_masks)
+    x_ones = allocate((mask_count, timesteps, batch, features + 1))
+    x_sorted = schedule.sort_rows(x.transpose(1, 0, 2)[time_order], axis=1)
+    if input_masks is None:
+        x_ones[0, ..., :features] = x_sorted
+    else:
+        np.multiply(x_sorted, input_masks[:, None], out=x_ones[..., :features])
     x_ones[..., features] = 1.0
     gates = allocate((gate_count, timesteps, batch, units))
-    np.matmul(x_ones.reshape(timesteps * batch, features + 1), steps.kernel_and_bias,
+    np.matmul(x_ones.reshape(mask_count, timesteps * batch, features + 1), steps.kernel_and_bias,
               out=gates.reshape(gate_count, timesteps * batch, units))
 
     # states[k][t] is state k before step t; states[k][0] is the initial state.
     states = [allocate((timesteps + 1, batch, units)) for _ in steps.state_names]
-    for buffer, initial in zip(states, tensors[4:]):
+    for buffer, initial in zip(states, tensors[-len(states):]):
         buffer[0] = schedule.sort_rows(initial.data, axis=0)
     started, padding, holes = schedule.started, schedule.padding, schedule.holes
     for t in range(timesteps):
@@ -117,12 +134,17 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
                 np.copyto(buffer[t + 1, :rows], buffer[t, :rows], where=padding[t, :rows])  # carry over
 
     # The output at each step is h, except that before a sequence's first real step it is
-    # zero (as in the cells' loop), even when the initial state is not.
+    # zero (as in the cells' loop), even when the initial state is not; with
+    # zero_output_for_mask, at every padding step.
+    zero_padding = zero_output_for_mask and schedule.padding is not None
     hidden = states[0][1:]
     output_steps = timesteps if return_sequences else 1
     packed = np.zeros((output_steps + len(states), batch, units), dtype)  # time-major until the end
     for t in range(timesteps - output_steps, timesteps):
-        packed[t - timesteps + output_steps, :started[t]] = hidden[t, :started[t]]
+        rows = started[t]
+        packed[t - timesteps + output_steps, :rows] = hidden[t, :rows]
+        if zero_padding:
+            np.copyto(packed[t - timesteps + output_steps, :rows], 0, where=padding[t, :rows])
     for k, buffer in enumerate(states):
         packed[output_steps + k] = buffer[-1]
     packed = schedule.unsort_rows(packed, axis=1).transpose(1, 0, 2)
@@ -135,11 +157,13 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
         d_previous = [np.empty_like(d_state) for d_state in d_states]
         carried = [np.empty_like(d_state) for d_state in d_states]
         if not return_sequences:
-            d_states[0][:started[-1]] += d_outputs[0, :started[-1]]  # the others' output was 0
+            rows = started[-1]  # the others' output was 0
+            d_states[0][:rows] += d_outputs[0, :rows] * ~padding[-1, :rows] if zero_padding else d_outputs[0, :rows]
         # Sequences that never start hand the final states' gradient straight to the initial
         # states; the others hand it over at their first real step, below.
         d_initial = [d_state.copy() for d_state in d_states]
-        weight_gradients = WeightGradients(steps, x_ones, states[0], started, tensors[0].requires_grad)
+        weight_gradients = WeightGradients(steps, x_ones, states[0], started, tensors[0].requires_grad,
+                                           input_masks)
 
         for t in reversed(range(timesteps)):
             rows = started[t]
@@ -150,7 +174,8 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
             into_step = [d_state[:rows] for d_state in d_states]
             out_of_step = [d_state[:rows] for d_state in d_previous]
             if return_sequences:
-                into_step[0] += d_outputs[t, :rows]
+                # (a zero output at a padding step passes nothing back)
+                into_step[0] += d_outputs[t, :rows] * ~padding[t, :rows] if zero_padding else d_outputs[t, :rows]
             if holes[t]:
                 # Padding rows hand their gradient straight to the previous state; real rows
                 # send it into the step.
@@ -172,8 +197,8 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences):
         if d_x is not None:
             # back to (batch, timesteps, features), in the inputs' order of rows and steps
             d_x = schedule.unsort_rows(d_x[time_order], axis=1).transpose(1, 0, 2)
-        return (d_x, d_kernel, d_recurrent_kernel, d_bias,
-                *(schedule.unsort_rows(d_state, axis=0) for d_state in d_initial))
+        d_weights = (d_kernel, d_recurrent_kernel, d_bias) if cell.use_bias else (d_kernel, d_recurrent_kernel)
+        return (d_x, *d_weights, *(schedule.unsort_rows(d_state, axis=0) for d_state in d_initial))
 
     WORKSPACE.give_back_when_freed(backward, taken)
     return packed, backward
@@ -184,6 +209,8 @@ class WeightGradients:
 
     Every weight gradient is a sum over the steps: dW = Σ_t [x_t, 1]ᵀ dz_t (the bias's gradient
     is the row of the constant 1), dU = Σ_t h_{t-1}ᵀ dz_t, and the inputs' gradient dx_t = dz_t Wᵀ.
+    With dropout, x_t and h_{t-1} are the dropped ones (per gate where each gate has its own
+    mask), and dx_t = Σ_k (dz_k W_kᵀ) · m_k.
     One product per step would be 500 small, slow products; one product over all the steps
     would have to keep every dz in a (gates, timesteps·batch, units) array and stream it from
     main memory. So the steps write their dz into a buffer for `CHUNK_STEPS` steps, and each
@@ -195,20 +222,23 @@ class WeightGradients:
 
     Args:
         steps: the cell's FusedSteps: its weights, and the products for its recurrent weights.
-        x_ones: the inputs with their column of ones, (timesteps, batch, features + 1).
+        x_ones: the (dropped) inputs with their column of ones, (count, timesteps, batch,
+            features + 1): one copy, or one per gate.
         hidden: the hidden states, (timesteps + 1, batch, units); hidden[t] enters step t.
         started: started[t], the number of rows (from the first) that have started by step t.
         inputs_need_gradient: whether to compute dx.
+        input_masks: the input dropout masks (count, batch, features), gate-major, or None.
     """
 
     CHUNK_STEPS = 8
 
-    def __init__(self, steps, x_ones, hidden, started, inputs_need_gradient):
+    def __init__(self, steps, x_ones, hidden, started, inputs_need_gradient, input_masks=None):
         gate_count, units, _ = steps.recurrent_kernel.shape
-        timesteps, batch, features = x_ones.shape
+        _, timesteps, batch, features = x_ones.shape
         features -= 1
         dtype = hidden.dtype
         self.steps, self.x_ones, self.hidden, self.started = steps, x_ones, hidden, started
+        self.input_masks = input_masks
         self.kernel_transposed = steps.kernel_and_bias[:, :features].transpose(0, 2, 1)
         self.dz = np.empty((gate_count, self.CHUNK_STEPS, batch, units), dtype)
         self.dz_recurrent = np.empty_like(self.dz) if steps.separate_recurrent_gradient else self.dz
@@ -249,12 +279,14 @@ class WeightGradients:
         dz = self.dz[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
         dz_recurrent = dz if self.dz_recurrent is self.dz else \
             self.dz_recurrent[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
-        x_ones = self.x_ones[start:end, :rows].reshape(count * rows, -1)
-        self.d_kernel_and_bias += np.matmul(x_ones.T, dz)
-        hidden = self.hidden[start:end, :rows].reshape(count * rows, units)
+        x_ones = self.x_ones[:, start:end, :rows].reshape(len(self.x_ones), count * rows, -1)
+        self.d_kernel_and_bias += np.matmul(x_ones.transpose(0, 2, 1), dz)
+        hidden = self.steps.recurrent_inputs(self.hidden[start:end, :rows], start)
         parts = self.steps.recurrent_weight_gradients(hidden, dz_recurrent)
         for total, part in zip(self.d_recurrent_weights, parts):
             total += part
         if self.d_x is not None:
-            d_x = np.matmul(dz, self.kernel_transposed).sum(axis=0)
-            self.d_x[start:end, :rows] = d_x.reshape(count, rows, -1)
+            d_x = np.matmul(dz, self.kernel_transposed).reshape(gate_count, count, rows, -1)
+            if self.input_masks is not None:
+                d_x *= self.input_masks[:, None, :rows]
+            self.d_x[start:end, :rows] = d_x.sum(axis=0)
