@@ -328,9 +328,8 @@ def test_ctrl_c_right_after_the_last_epoch_keeps_the_checkpoint_and_resume_finis
     fit = Sequential.fit
 
     def fit_then_ctrl_c(self, *args, **kwargs):
-        history = fit(self, *args, **kwargs)
-        signal.raise_signal(signal.SIGINT)  # as if Ctrl-C came the moment the last epoch ended
-        return history
+        fit(self, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C the moment the last epoch ended (outside fit, Python raises this)
 
     output = tmp_path / "imdb.h5"
     with monkeypatch.context() as patch:
@@ -351,7 +350,7 @@ def test_ctrl_c_right_after_the_last_epoch_keeps_the_checkpoint_and_resume_finis
 
 def test_ctrl_c_while_evaluating_finds_the_model_already_saved(capsys, tmp_path, archive, monkeypatch):
     def ctrl_c(*args, **kwargs):
-        signal.raise_signal(signal.SIGINT)
+        raise KeyboardInterrupt  # Ctrl-C while evaluating (outside fit, Python raises this)
     monkeypatch.setattr(imdb_app, "predict_texts", ctrl_c)
     output = tmp_path / "imdb.h5"
     status, _, err = run(capsys, *train_words(archive, output))
@@ -409,9 +408,8 @@ def test_more_epochs_at_a_constant_learning_rate_resume_exactly(capsys, tmp_path
     fit = Sequential.fit
 
     def fit_then_ctrl_c(self, *args, **kwargs):
-        history = fit(self, *args, **kwargs)
-        signal.raise_signal(signal.SIGINT)
-        return history
+        fit(self, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C after the last epoch
 
     output = tmp_path / "imdb.h5"
     with monkeypatch.context() as patch:

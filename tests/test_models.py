@@ -1040,3 +1040,21 @@ def test_save_weights_and_load_weights_round_trip_and_checkpoint_weights_only(tm
     fresh.load_weights(tmp_path / "e1.weights.h5")
     assert (tmp_path / "e2.weights.h5").exists()
     assert not np.array_equal(fresh.get_weights()[0], model.get_weights()[0])  # epoch 1's, not the last
+
+
+def test_after_fit_ctrl_c_raises_again_even_when_the_handler_before_was_set_outside_python(monkeypatch):
+    # signal.signal returns None for a handler a C library set (TensorFlow does); fit must then
+    # put Python's own back, or a Ctrl-C after fit would only raise fit's stale flag.
+    real_signal, calls = signal.signal, []
+
+    def set_outside_python_before(signum, handler):
+        previous = real_signal(signum, handler)
+        calls.append(handler)
+        return None if len(calls) == 1 else previous
+    monkeypatch.setattr(signal, "signal", set_outside_python_before)
+    model = Sequential([Dense(1)])
+    model.compile(optimizer=SGD(0.1), loss="mse")
+    model.fit(np.ones((4, 2), dtype=np.float32), np.ones((4, 1), dtype=np.float32), epochs=1, verbose=0)
+    assert len(calls) == 2 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)

@@ -80,8 +80,8 @@ def main(argv=None):
         print(f"{args.prog}: {message}", file=sys.stderr)
         return status
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        if in_main_thread:  # None: a handler set outside Python; the default is the closest to it
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous_sigterm is None else previous_sigterm)
 
 
 def _as_ctrl_c(signum, frame):

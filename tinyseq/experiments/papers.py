@@ -145,8 +145,9 @@ ARJOVSKY_DIFFERENCES = (
     ("Initialisation: the authors' code draws every matrix (input, recurrent, output) from Glorot's uniform "
      "distribution; tinyseq's RNN and LSTM start their recurrent kernel orthogonal (Keras's default), and its "
      "IRNN draws the input kernel from N(0, 0.001^2) as Le et al. (2015) do (the authors: Glorot uniform)."),
-    ("The LSTM: the authors' has a peephole from the cell state into the output gate; tinyseq's (Keras's) has none. "
-     "Both start the forget-gate bias at 1."),
+    ("The LSTM: the authors' output gate also sees the new cell state through a full matrix (units x units, "
+     "Glorot uniform; not the diagonal peepholes of Gers et al.), and it learns its initial hidden and cell states; "
+     "tinyseq's (Keras's) has neither and starts from zeros. Both start the forget-gate bias at 1."),
     ("RMSProp: the authors start the running mean of squared gradients at 1e-3 and add no epsilon; tinyseq's "
      "(Keras's) starts it at 0 with epsilon 1e-7, so its first steps are larger."),
     ("The test set: the authors measure on 10,000 fixed sequences every 50 iterations; tinyseq on 256 every 100, "

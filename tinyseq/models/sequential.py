@@ -686,8 +686,8 @@ class _stop_on_first_ctrl_c:
 
     def __enter__(self):
         self.flag = False
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
+        self.installed = threading.current_thread() is threading.main_thread()  # only it may set handlers
+        if self.installed:
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return lambda: self.flag
 
@@ -698,6 +698,8 @@ class _stop_on_first_ctrl_c:
         print("\nCtrl-C: stopping after this batch (press again to stop at once) ...", flush=True)
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        if self.installed:
+            # None: the handler before was set outside Python (TensorFlow does this); Python's own
+            # is the one to go back to, or Ctrl-C would go on raising only our flag after `fit`.
+            signal.signal(signal.SIGINT, signal.default_int_handler if self.previous is None else self.previous)
         return False
