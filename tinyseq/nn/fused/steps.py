@@ -399,12 +399,7 @@ class GRUSteps(GatedSteps):
         update_gate, reset_gate, candidate = gates
         d_update, d_reset, d_candidate = dz
 
-        np.subtract(hidden, candidate, out=d_update)
-        d_update *= d_hidden                                   # dz = dh' · (h - hh)
-        np.subtract(1.0, update_gate, out=d_candidate)
-        d_candidate *= d_hidden                                # dhh = dh' · (1 - z)
-        self.activation_slope(candidate, out=self.scratch)
-        d_candidate *= self.scratch                            # da_h
+        blend_gradients(self, hidden, update_gate, candidate, d_hidden, d_update, d_candidate)
         np.multiply(d_candidate, self.recurrent_candidate[t, self.rows], out=d_reset)  # dr
         self.squash_slope(gates[:2], out=self.slope[:2])
         dz[:2] *= self.slope[:2]                               # da_z, da_r
@@ -471,12 +466,7 @@ class OriginalGRUSteps(GatedSteps):
         update_gate, reset_gate, candidate = gates
         d_update, d_reset, d_candidate = dz
 
-        np.subtract(hidden, candidate, out=d_update)
-        d_update *= d_hidden                                       # dh' · (h - hh)
-        np.subtract(1.0, update_gate, out=d_candidate)
-        d_candidate *= d_hidden                                    # dhh = dh' · (1 - z)
-        self.activation_slope(candidate, out=self.scratch)
-        d_candidate *= self.scratch                                # da_h
+        blend_gradients(self, hidden, update_gate, candidate, d_hidden, d_update, d_candidate)
         # ds, in the scratch of the candidate's block (the z and r blocks are used below)
         d_reset_hidden = np.matmul(d_candidate, self.recurrent_kernel_transposed[2], out=self.recurrent[2])
         np.multiply(d_reset_hidden, hidden, out=d_reset)           # dr = ds · h_h
@@ -492,6 +482,17 @@ class OriginalGRUSteps(GatedSteps):
         d_hidden_previous += d_reset_hidden
         np.multiply(d_hidden, update_gate, out=self.scratch)
         d_hidden_previous += self.scratch
+
+
+def blend_gradients(steps, hidden, update_gate, candidate, d_hidden, d_update, d_candidate):
+    """Back through h' = z · h + (1 - z) · hh, which both GRU forms share: writes
+    dz = dh' · (h - hh) into `d_update` and da_h = dh' · (1 - z) · act'(hh) into `d_candidate`."""
+    np.subtract(hidden, candidate, out=d_update)
+    d_update *= d_hidden
+    np.subtract(1.0, update_gate, out=d_candidate)
+    d_candidate *= d_hidden
+    steps.activation_slope(candidate, out=steps.scratch)
+    d_candidate *= steps.scratch
 
 
 STEPS_BY_CELL = {SimpleRNNCell: SimpleRNNSteps, LSTMCell: LSTMSteps, GRUCell: GRUSteps}
