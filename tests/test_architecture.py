@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinyseq"
 # Bottom up, as in the package docstring. A module belongs to the longest prefix listed here.
 LAYERS = {
     # the autograd core, and helpers that import nothing from tinyseq
-    "tinyseq.tensor": 0, "tinyseq.random": 0, "tinyseq.registry": 0, "tinyseq.files": 0, "tinyseq.checks": 0,
+    "tinyseq.tensor": 0, "tinyseq.random": 0, "tinyseq.threads": 0, "tinyseq.registry": 0, "tinyseq.files": 0, "tinyseq.checks": 0,
     # primitive and composite ops; the package root re-exports the engine (its other names are
     # imported on first use, by importlib, which no layer below sees)
     "tinyseq": 1, "tinyseq.ops": 1, "tinyseq.functional": 1, "tinyseq.gradcheck": 1,

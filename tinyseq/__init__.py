@@ -25,7 +25,7 @@ from .random import seed as set_seed
 # datasets and experiments pull in graphviz, multiprocessing and more than the engine needs).
 SUBMODULES = ("apps", "callbacks", "course", "datasets", "exercises", "experiments", "functional",
               "gradcheck", "layers", "losses", "metrics", "models", "nn", "ops", "optimizers",
-              "preprocessing", "random", "schedules", "session", "tensor", "utils", "viz")
+              "preprocessing", "random", "schedules", "session", "tensor", "threads", "utils", "viz")
 
 # `from tinyseq import *` gives the engine; `sum`, `max`, `abs` and `pow` stay `ts.sum` etc.
 # so that a star import never hides Python's own functions.

@@ -140,10 +140,17 @@ def tanh(a):
 
 @primitive(1)
 def sigmoid(a):
-    """Logistic function 1 / (1 + e^-a), computed without overflow for any a."""
-    # e^-|a| is never larger than 1, so neither branch can overflow.
-    small = np.exp(-np.abs(a))
-    out = np.where(a >= 0, 1 / (1 + small), small / (1 + small))
+    """Logistic function 1 / (1 + e^-a), for any a.
+
+    Where e^-a overflows to infinity (a below about -88 in float32) the result is 1 / inf = 0,
+    the right limit, so the overflow is not reported. Tiny results keep their relative
+    precision: σ(-50) is 1.9e-22, not 0.
+    """
+    out = np.negative(a, out=np.empty_like(a))  # an array also for 0-d a, so the rest can work in place
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
     return out, lambda g: (g * out * (1 - out),)
 
 

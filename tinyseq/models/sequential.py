@@ -20,6 +20,7 @@ from ..nn.input import InputLayer
 from ..nn.module import Module, default_name, first_free_name
 from ..nn.wrappers import LAYER_CLASSES  # every layer a saved model can name (RNN, which takes a cell object, is not)
 from ..tensor import Tensor, no_grad
+from ..threads import single_threaded_blas
 from .callbacks import Callback, CallbackList, History
 from .progress import ProgressBar
 from . import saving
@@ -371,8 +372,12 @@ class Sequential(Module):
         callback_list.on_train_end(logs)
         return self.history
 
+    @single_threaded_blas()  # see `tinyseq.threads`: small products are faster, and safe on a busy machine
     def train_step(self, x, y, sample_weight=None):
-        """One gradient step on a batch; returns the batch's loss and metrics."""
+        """One gradient step on a batch; returns the batch's loss and metrics.
+
+        numpy's matrix products run on one thread meanwhile (the fused recurrent layers use a
+        helper thread of their own; see `tinyseq.threads`)."""
         self.zero_grad()
         prediction = self(x, training=True)
         loss = losses.weighted_loss(self.loss_function, y, prediction, sample_weight)
@@ -506,7 +511,9 @@ class Sequential(Module):
                 for step in range(steps):
                     samples = order[step * batch_size:(step + 1) * batch_size]
                     on_batch_begin(step, {})
-                    yield step, samples, self(x[samples], training=False).data
+                    with single_threaded_blas():  # as in train_step
+                        output = self(x[samples], training=False).data
+                    yield step, samples, output
                     bar.update(step + 1, {})
         finally:
             self.train(was_training)

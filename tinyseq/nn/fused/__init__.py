@@ -16,6 +16,11 @@ does the same, which is the answer to "why do frameworks fuse kernels?":
   only stores each dz_t, and one product per chunk of steps adds them up.
   Only dh_{t-1} = dz_t Uᵀ, which the next step back needs, is a product inside the loop.
 * The engine sees one node instead of ten thousand.
+* Two cores, without a multithreaded BLAS: the steps' small products run on one BLAS thread,
+  and the work that no step waits for (the input projection of the next chunk of steps, the
+  weight-gradient products of the last one) runs on a helper thread beside the loop
+  (`tinyseq.threads`). The order of every sum stays that of a single thread, so the numbers
+  do not depend on the number of threads.
 
 Memory layout, the other half of the speed. The arrays are time-major and *gate-major*:
 `gates[k, t]` is gate k at step t, a contiguous (batch, units) block. Keras's layout puts the

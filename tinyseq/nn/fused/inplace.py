@@ -13,16 +13,13 @@ from .. import activations
 
 
 def sigmoid_inplace(z):
-    """Overwrite z with σ(z) = (1 + tanh(z / 2)) / 2, which cannot overflow (1 / (1 + e^-z) does
-    for very negative z).
-
-    Unlike `ops.sigmoid` (which keeps the relative precision of tiny values such as σ(-50)), this
-    form needs no temporary array; its absolute error, below 1e-16, is all a gate needs.
-    """
-    z *= 0.5
-    np.tanh(z, out=z)
+    """Overwrite z with σ(z) = 1 / (1 + e^-z), the formula of `ops.sigmoid` (an overflow of e^-z
+    gives the right limit, 0, and is not reported)."""
+    np.negative(z, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
     z += 1.0
-    z *= 0.5
+    np.reciprocal(z, out=z)
 
 
 def sigmoid_slope(y, out):

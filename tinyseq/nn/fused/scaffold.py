@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...tensor import make_node
+from ...threads import in_background, single_threaded_blas
 from .schedule import StartSchedule
 from .steps import steps_for
 from .workspace import WORKSPACE
@@ -66,8 +67,9 @@ def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return
         raise TypeError(f"{op_name}: inputs, weights and states have different dtypes {listed}; "
                         f"convert one explicitly with .astype(...)")
 
-    packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, dropout_masks,
-                                             zero_output_for_mask)
+    with single_threaded_blas():  # see `tinyseq.threads`: the steps' products are small
+        packed, backward = _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences,
+                                                 dropout_masks, zero_output_for_mask)
     # One node has one output array, so the outputs and the final states travel packed along
     # the time axis, [outputs | state 1 | state 2], and are sliced apart here (views; the
     # engine sends each slice's gradient back into one gradient array for the node).
@@ -76,6 +78,18 @@ def fused_recurrence(cell, inputs, states, mask=None, go_backwards=False, return
     output = node[:, :output_steps] if return_sequences else node[:, 0]
     final_states = [node[:, output_steps + k] for k in range(len(states))]
     return output, final_states
+
+
+PROJECTION_STEPS = 25  # steps per chunk of the input projection
+
+
+def _project(x_ones, kernel_and_bias, out):
+    """out = [x_t, 1] @ [[W], [b]] for a chunk of steps: x_ones (count, steps, batch, features + 1)
+    -> out (gates, steps, batch, units)."""
+    count, steps, batch, width = x_ones.shape
+    gate_count, _, _, units = out.shape
+    np.matmul(x_ones.reshape(count, steps * batch, width), kernel_and_bias,
+              out=out.reshape(gate_count, steps * batch, units))
 
 
 def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, dropout_masks,
@@ -110,9 +124,14 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, d
     else:
         np.multiply(x_sorted, input_masks[:, None], out=x_ones[..., :features])
     x_ones[..., features] = 1.0
+    # x_t W + b for every step, a chunk of steps at a time, each on the helper thread while the
+    # loop runs the chunk before (so it is still in the processor's cache when the loop needs it).
     gates = allocate((gate_count, timesteps, batch, units))
-    np.matmul(x_ones.reshape(mask_count, timesteps * batch, features + 1), steps.kernel_and_bias,
-              out=gates.reshape(gate_count, timesteps * batch, units))
+
+    def project(start):
+        chunk = slice(start, start + PROJECTION_STEPS)
+        return in_background(_project, x_ones[:, chunk], steps.kernel_and_bias, gates[:, chunk])
+    projection = project(0)
 
     # states[k][t] is state k before step t; states[k][0] is the initial state.
     states = [allocate((timesteps + 1, batch, units)) for _ in steps.state_names]
@@ -120,6 +139,10 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, d
         buffer[0] = schedule.sort_rows(initial.data, axis=0)
     started, padding, holes = schedule.started, schedule.padding, schedule.holes
     for t in range(timesteps):
+        if t % PROJECTION_STEPS == 0:
+            projection.result()
+            if t + PROJECTION_STEPS < timesteps:
+                projection = project(t + PROJECTION_STEPS)
         rows = started[t]
         if rows < batch:  # the sequences that have not started wait in their initial states
             for buffer in states:
@@ -149,6 +172,7 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, d
         packed[output_steps + k] = buffer[-1]
     packed = schedule.unsort_rows(packed, axis=1).transpose(1, 0, 2)
 
+    @single_threaded_blas()
     def backward(grad):
         """Backpropagation through time: the packed outputs' gradient -> one per input tensor."""
         grad = schedule.sort_rows(grad, axis=0).transpose(1, 0, 2)  # time-major, rows in schedule order
@@ -165,34 +189,37 @@ def _forward_and_backward(cell, tensors, mask, go_backwards, return_sequences, d
         weight_gradients = WeightGradients(steps, x_ones, states[0], started, tensors[0].requires_grad,
                                            input_masks)
 
-        for t in reversed(range(timesteps)):
-            rows = started[t]
-            dz, dz_recurrent = weight_gradients.slots_for(t)
-            if rows == 0:
-                continue
-            steps.use_rows(rows)
-            into_step = [d_state[:rows] for d_state in d_states]
-            out_of_step = [d_state[:rows] for d_state in d_previous]
-            if return_sequences:
-                # (a zero output at a padding step passes nothing back)
-                into_step[0] += d_outputs[t, :rows] * ~padding[t, :rows] if zero_padding else d_outputs[t, :rows]
-            if holes[t]:
-                # Padding rows hand their gradient straight to the previous state; real rows
-                # send it into the step.
-                for d_state, carry in zip(into_step, carried):
-                    np.multiply(d_state, padding[t, :rows], out=carry[:rows])
-                    d_state *= ~padding[t, :rows]
-            steps.backward_step(t, gates[:, t, :rows], [state[t, :rows] for state in states], into_step, out_of_step,
-                                dz, dz_recurrent)
-            if holes[t]:
-                for d_state, carry in zip(out_of_step, carried):
-                    d_state += carry[:rows]
-            starting_here = slice(started[t - 1] if t else 0, rows)
-            for initial, d_state in zip(d_initial, d_previous):
-                initial[starting_here] = d_state[starting_here]
-            d_states, d_previous = d_previous, d_states
+        try:
+            for t in reversed(range(timesteps)):
+                rows = started[t]
+                dz, dz_recurrent = weight_gradients.slots_for(t)
+                if rows == 0:
+                    continue
+                steps.use_rows(rows)
+                into_step = [d_state[:rows] for d_state in d_states]
+                out_of_step = [d_state[:rows] for d_state in d_previous]
+                if return_sequences:
+                    # (a zero output at a padding step passes nothing back)
+                    into_step[0] += d_outputs[t, :rows] * ~padding[t, :rows] if zero_padding else d_outputs[t, :rows]
+                if holes[t]:
+                    # Padding rows hand their gradient straight to the previous state; real rows
+                    # send it into the step.
+                    for d_state, carry in zip(into_step, carried):
+                        np.multiply(d_state, padding[t, :rows], out=carry[:rows])
+                        d_state *= ~padding[t, :rows]
+                steps.backward_step(t, gates[:, t, :rows], [state[t, :rows] for state in states], into_step, out_of_step,
+                                    dz, dz_recurrent)
+                if holes[t]:
+                    for d_state, carry in zip(out_of_step, carried):
+                        d_state += carry[:rows]
+                starting_here = slice(started[t - 1] if t else 0, rows)
+                for initial, d_state in zip(d_initial, d_previous):
+                    initial[starting_here] = d_state[starting_here]
+                d_states, d_previous = d_previous, d_states
 
-        d_kernel_and_bias, d_recurrent_weights, d_x = weight_gradients.finish()
+            d_kernel_and_bias, d_recurrent_weights, d_x = weight_gradients.finish()
+        finally:
+            weight_gradients.wait()  # on an error too: no fold may read the buffers once they are handed back
         d_kernel, d_recurrent_kernel, d_bias = steps.keras_gradients(d_kernel_and_bias, d_recurrent_weights)
         if d_x is not None:
             # back to (batch, timesteps, features), in the inputs' order of rows and steps
@@ -217,6 +244,11 @@ class WeightGradients:
     full chunk becomes one product per gradient while it is still in the processor's cache
     (benchmarks/README.md has the measurements).
 
+    No step needs those products, so they run on the helper thread (`threads.in_background`)
+    while the loop goes on back in time: there are two chunk buffers, and the steps fill one
+    while the helper folds the other. The chunks are folded one at a time, in the order of a
+    single thread, so the sums are the same to the last bit.
+
     Only the rows that have started by a chunk's last step take part in its products; the
     steps of the chunk in which some of those rows had not started yet give them dz = 0.
 
@@ -240,45 +272,68 @@ class WeightGradients:
         self.steps, self.x_ones, self.hidden, self.started = steps, x_ones, hidden, started
         self.input_masks = input_masks
         self.kernel_transposed = steps.kernel_and_bias[:, :features].transpose(0, 2, 1)
-        self.dz = np.empty((gate_count, self.CHUNK_STEPS, batch, units), dtype)
-        self.dz_recurrent = np.empty_like(self.dz) if steps.separate_recurrent_gradient else self.dz
+        self.buffers = []  # two (dz, dz_recurrent) pairs, each for a chunk of steps
+        for _ in range(2):
+            dz = np.empty((gate_count, self.CHUNK_STEPS, batch, units), dtype)
+            self.buffers.append((dz, np.empty_like(dz) if steps.separate_recurrent_gradient else dz))
+        self.filling = 0  # the buffer the steps write into
+        self.folding = [None, None]  # per buffer, the handle of the fold still reading it
         self.d_kernel_and_bias = np.zeros(steps.kernel_and_bias.shape, dtype)
         self.d_recurrent_weights = [np.zeros(w.shape, dtype) for w in steps.recurrent_weights]
         self.d_x = np.zeros((timesteps, batch, features), dtype) if inputs_need_gradient else None
         self.chunk_end = timesteps  # the chunk being filled: steps [chunk_end - CHUNK_STEPS, chunk_end)
 
     def slots_for(self, t):
-        """Where step t writes dz and dz_recurrent, for its started rows; first folds in the
-        previous chunk if full."""
+        """Where step t writes dz and dz_recurrent, for its started rows; first hands the
+        previous chunk to the helper if it is full."""
         if t < self.chunk_end - self.CHUNK_STEPS:
-            self._fold_chunk(self.chunk_end - self.CHUNK_STEPS)
+            self._start_folding(self.chunk_end - self.CHUNK_STEPS)
+        dz, dz_recurrent = self.buffers[self.filling]
         slot = t - (self.chunk_end - self.CHUNK_STEPS)
         started, chunk_rows = self.started[t], self.started[self.chunk_end - 1]
         if started < chunk_rows:  # rows that start later in the chunk
-            self.dz[:, slot, started:chunk_rows] = 0.0
-            self.dz_recurrent[:, slot, started:chunk_rows] = 0.0
-        return self.dz[:, slot, :started], self.dz_recurrent[:, slot, :started]
+            dz[:, slot, started:chunk_rows] = 0.0
+            dz_recurrent[:, slot, started:chunk_rows] = 0.0
+        return dz[:, slot, :started], dz_recurrent[:, slot, :started]
 
     def finish(self):
-        """Fold in the last chunk; return the gate-major gradients of `steps.kernel_and_bias`
-        and of `steps.recurrent_weights`, and dx (time-major, in processing order; None if not
-        wanted)."""
-        self._fold_chunk(0)
+        """Fold in the last chunk and wait for the folds; return the gate-major gradients of
+        `steps.kernel_and_bias` and of `steps.recurrent_weights`, and dx (time-major, in
+        processing order; None if not wanted)."""
+        self._start_folding(0)
+        self.wait()
         return self.d_kernel_and_bias, self.d_recurrent_weights, self.d_x
 
-    def _fold_chunk(self, start):
-        """Add the products of steps [start, chunk_end), whose dz fill the buffer's last slots."""
-        count, end = self.chunk_end - start, self.chunk_end
+    def wait(self):
+        """Wait until no fold is running (also when the loop stops early, so that nothing reads
+        the buffers once they are handed back)."""
+        for handle in self.folding:
+            if handle is not None:
+                handle.result()
+
+    def _start_folding(self, start):
+        """Hand steps [start, chunk_end) to the helper and switch to the other buffer. The fold
+        that last read that buffer must end first (folds add into the same sums, one at a time)."""
+        other = 1 - self.filling
+        if self.folding[other] is not None:
+            self.folding[other].result()
+        self.folding[self.filling] = in_background(self._fold_chunk, start, self.chunk_end, *self.buffers[self.filling])
         self.chunk_end = start
+        self.filling = other
+
+    def _fold_chunk(self, start, end, dz, dz_recurrent):
+        """Add the products of steps [start, end), whose dz fill the last slots of the buffer `dz`."""
+        count = end - start
         rows = self.started[end - 1]
         if rows == 0:
             return
-        gate_count, _, _, units = self.dz.shape
+        gate_count, _, _, units = dz.shape
         first_slot = self.CHUNK_STEPS - count
         # (steps, rows, ...) -> (steps·rows, ...): copies unless every row takes part
-        dz = self.dz[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
-        dz_recurrent = dz if self.dz_recurrent is self.dz else \
-            self.dz_recurrent[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
+        separate = dz_recurrent is not dz
+        dz = dz[:, first_slot:, :rows].reshape(gate_count, count * rows, units)
+        dz_recurrent = dz_recurrent[:, first_slot:, :rows].reshape(gate_count, count * rows, units) \
+            if separate else dz
         x_ones = self.x_ones[:, start:end, :rows].reshape(len(self.x_ones), count * rows, -1)
         self.d_kernel_and_bias += np.matmul(x_ones.transpose(0, 2, 1), dz)
         hidden = self.steps.recurrent_inputs(self.hidden[start:end, :rows], start)
