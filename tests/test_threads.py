@@ -165,3 +165,12 @@ def test_a_forked_child_gets_a_helper_of_its_own():
     os.close(writer)
     os.waitpid(child, 0)
     assert os.read(reader, 100).decode().startswith("tinyseq-helper")
+
+
+def test_the_threads_flag_sets_the_thread_count_and_refuses_a_bad_one(capsys):
+    from tinyseq.apps.cli import main
+    assert main(["--threads", "1", "demo", "--steps", "1"]) == 0
+    assert threads.get_num_threads() == 1
+    assert main(["--threads", "0", "demo"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "tinyseq: argument --threads: must be at least 1, got 0 (see `tinyseq --help`)\n")

@@ -52,10 +52,15 @@ def primitive(arity=1):
                 arrays = ([t.data for t in inputs],)
             else:
                 inputs, rest = args[:arity], args[arity:]
-                if inputs.__class__ is not tuple or any(x.__class__ is not Tensor for x in inputs):
-                    inputs = _lift(inputs, name)
-                elif arity == 2 and inputs[0].data.dtype != inputs[1].data.dtype:
-                    inputs = _lift(inputs, name)  # raises the dtype error
+                # A plain loop, not any(<generator>): this runs for every op and costs more than
+                # many an op's arithmetic.
+                for x in inputs:
+                    if x.__class__ is not Tensor:
+                        inputs = _lift(inputs, name)
+                        break
+                else:
+                    if arity == 2 and inputs[0].data.dtype != inputs[1].data.dtype:
+                        inputs = _lift(inputs, name)  # raises the dtype error
                 arrays = [t.data for t in inputs]
             try:
                 out, backward = forward(*arrays, *rest, **kwargs)

@@ -10,7 +10,8 @@
 Each application (apps/imdb.py, apps/graph.py, ...) adds its own subcommand. Errors all end
 here: a user's mistake is one line on stderr, `tinyseq <command>: <what is wrong>`, and exit
 code 2 (a failed check 1); Ctrl-C (and SIGTERM, handled as Ctrl-C) is exit code 130.
-`--debug` shows the Python traceback instead.
+`--debug` shows the Python traceback instead. `--threads N` sets how many threads tinyseq
+computes with (`tinyseq.threads`), before any command.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import signal
 import sys
 import threading
 
-from .arguments import CommandError, Parser
+from .. import threads
+from .arguments import CommandError, Parser, positive_int
 from .demo import add_demo_parser
 from .exercise import add_exercise_parser
 from .graph import add_graph_parser
@@ -36,6 +38,9 @@ def build_parser():
                            "2 a mistake in the command or its files (one line on stderr), 130 interrupted.")
     parser.add_argument("--debug", action="store_true",
                         help="on an error, show the Python traceback instead of one line (default: off)")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="threads to compute with: 1 keeps to one core, more adds a helper thread "
+                             "beside the main one (default: the cores this process may use; see tinyseq.threads)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      help="what to do; `tinyseq COMMAND --help` lists its options")
     add_imdb_parser(commands)
@@ -67,6 +72,7 @@ def main(argv=None):
                   file=sys.stderr)
             return 2
     args.argv = argv  # for commands that print how to run them again (imdb train's --resume)
+    threads.set_num_threads(args.threads)
     # A polite stop (kill, a scheduler's time limit) is treated as Ctrl-C: training stops after
     # the batch and keeps its checkpoint, and nothing is left half-written.
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers

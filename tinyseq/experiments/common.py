@@ -21,7 +21,7 @@ import signal
 
 import numpy as np
 
-from .. import ops
+from .. import ops, threads
 from ..files import atomic_write
 from .cells import cell_name
 
@@ -195,6 +195,7 @@ def mean_loss(loss_function, y, predictions):
     return ops.mean(loss_function(y, predictions)).item()
 
 
+@threads.single_threaded_blas()  # as `Sequential.train_step`: see `tinyseq.threads`
 def train_step(model, optimizer, loss_function, x, y):
     """One step of gradient descent: forward, mean loss, backward, optimizer step.
 
@@ -269,7 +270,7 @@ def worker_pool(jobs):
     if not (isinstance(jobs, int) and jobs >= 1):
         raise ValueError(f"worker_pool: jobs must be a positive number of worker processes, got {jobs}")
     with _environment(BLAS_THREADS):  # spawned workers read it when they import numpy
-        pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_ignore_interrupts)
+        pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_start_worker)
     try:
         yield pool
         pool.close()
@@ -280,9 +281,11 @@ def worker_pool(jobs):
         pool.join()
 
 
-def _ignore_interrupts():
-    """Workers leave Ctrl-C to the main process, which stops them all (`run_tasks`)."""
+def _start_worker():
+    """Workers leave Ctrl-C to the main process, which stops them all (`run_tasks`), and compute
+    on one thread: the workers already keep the cores busy (the results do not change)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threads.set_num_threads(1)
 
 
 def describe_jobs(jobs):
