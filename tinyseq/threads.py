@@ -5,11 +5,15 @@ multithreaded BLAS (numpy's OpenBLAS) splits each of those products over the cor
 threads wait for each other, spinning, at the end of every one. On a quiet machine that
 gains little on products this small; when another program holds a core, each wait lasts until
 the operating system schedules the missing thread again, and training slows down many times
-over. So tinyseq's layers run their products on one BLAS thread (`single_threaded_blas`), and
-use a second core their own way: work that the loop over time does not need at once (the
-fused kernels' weight gradients) goes to a helper thread (`in_background`), which runs beside
-the main one and sleeps, rather than spins, when it has nothing to do. numpy releases
-Python's global lock while it multiplies, so the two threads really do run at once.
+over. So tinyseq's training and inference run the products on one BLAS thread
+(`single_threaded_blas`), and use a second core their own way: work that the loop over time
+does not need at once (the fused kernels' input projection of the next steps and weight
+gradients of the last ones) goes to a helper thread (`in_background`), which runs beside the
+main one and sleeps, rather than spins, when it has nothing to do. numpy releases Python's
+global lock while it computes, so the two threads really do run at once. Work the helper has
+not started when the main thread needs it runs on the main thread, so a helper whose core is
+taken by another program delays nothing. Only whole chunks of work are worth handing over:
+a hand-over costs some microseconds, as much as a small operation.
 
 `set_num_threads(1)` turns the helper off: everything then runs on the calling thread, in
 the same order, with the same results (tinyseq's numbers never depend on the thread count).

@@ -258,8 +258,8 @@ table(["the padded batch", "forward + backward"],
        ["masked: each row from its first word", f"{with_mask * 1e3:.1f} ms"]])
 
 # %% [markdown]
-# On the IMDB model (`tinyseq imdb train --mask-zero`) the same trick takes an epoch from 34
-# to 22 seconds (`benchmarks/README.md` in the repository has the measurements). PyTorch
+# On the IMDB model (`tinyseq imdb train --mask-zero`) the same trick takes an epoch from 72
+# to 45 seconds (`benchmarks/README.md` in the repository has the measurements). PyTorch
 # offers it as `pack_padded_sequence`, which you call yourself; here the mask from the
 # embedding is enough.
 #
