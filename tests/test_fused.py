@@ -155,23 +155,31 @@ def test_fused_original_gru_matches_cells(mask_kind, go_backwards, options):
     assert worst_difference(fused_grads, cells_grads) <= TOLERANCE * scale(cells_grads)
 
 
-@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.5])
-def test_fused_original_gru_passes_gradcheck(recurrent_dropout):
-    fused, _ = layer_pair("gru", reset_after=False, recurrent_dropout=recurrent_dropout)
+GRADCHECK_MASK = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool)
+
+
+def gradcheck_fused(fused, mask=None, dropout_masks=(None, None)):
+    """gradcheck the fused op of layer `fused` over a (2, 4) batch: the inputs, the weights and
+    the initial states all get finite-difference gradients."""
     cell = fused.cell
-    tinyseq.set_seed(6)
-    dropout_masks = cell.draw_dropout_masks(2)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 4, FEATURES))
-    mask = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool)
+    initial = [rng.standard_normal((2, UNITS)) for _ in cell.state_names]
 
-    def run(x, kernel, recurrent_kernel, bias, state):
+    def run(x, kernel, recurrent_kernel, bias, *states):
         cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
-        sequence, final_states = fused_recurrence(cell, x, [state], mask, return_sequences=True,
+        sequence, final_states = fused_recurrence(cell, x, list(states), mask, return_sequences=True,
                                                   dropout_masks=dropout_masks)
         return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
 
-    gradcheck(run, x, *fused.get_weights(), rng.standard_normal((2, UNITS)))
+    gradcheck(run, x, *fused.get_weights(), *initial)
+
+
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.5])
+def test_fused_original_gru_passes_gradcheck(recurrent_dropout):
+    fused, _ = layer_pair("gru", reset_after=False, recurrent_dropout=recurrent_dropout)
+    tinyseq.set_seed(6)
+    gradcheck_fused(fused, GRADCHECK_MASK, fused.cell.draw_dropout_masks(2))
 
 
 @pytest.mark.parametrize("kind", sorted(LAYERS))
@@ -226,34 +234,13 @@ def test_fused_simple_rnn_knows_the_other_activations(activation):
 @pytest.mark.parametrize("masked", [False, True])
 def test_fused_op_passes_gradcheck(kind, masked):
     fused, _ = layer_pair(kind)
-    cell = fused.cell
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 4, FEATURES))
-    initial = [rng.standard_normal((2, UNITS)) for _ in cell.state_names]
-    mask = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool) if masked else None
-
-    def run(x, kernel, recurrent_kernel, bias, *states):
-        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
-        sequence, final_states = fused_recurrence(cell, x, list(states), mask, return_sequences=True)
-        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
-
-    gradcheck(run, x, *fused.get_weights(), *initial)
+    gradcheck_fused(fused, GRADCHECK_MASK if masked else None)
 
 
 def test_fused_softmax_simple_rnn_passes_gradcheck():
     fused, _ = layer_pair("simple_rnn", activation="softmax")
     assert fused.runs_fused
-    cell = fused.cell
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 4, FEATURES))
-    initial = [rng.standard_normal((2, UNITS))]
-
-    def run(x, kernel, recurrent_kernel, bias, state):
-        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
-        sequence, final_states = fused_recurrence(cell, x, [state], return_sequences=True)
-        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
-
-    gradcheck(run, x, *fused.get_weights(), *initial)
+    gradcheck_fused(fused)
 
 
 @pytest.mark.parametrize("kind", sorted(LAYERS))
@@ -261,21 +248,8 @@ def test_fused_softmax_simple_rnn_passes_gradcheck():
 @pytest.mark.parametrize("per_gate", [False, True], ids=["shared_masks", "masks_per_gate"])
 def test_fused_op_with_dropout_passes_gradcheck(kind, masked, per_gate):
     fused, _ = layer_pair(kind, dropout=0.4, recurrent_dropout=0.4 if per_gate else 0.0)
-    cell = fused.cell
     tinyseq.set_seed(6)
-    dropout_masks = cell.draw_dropout_masks(2)
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 4, FEATURES))
-    initial = [rng.standard_normal((2, UNITS)) for _ in cell.state_names]
-    mask = np.array([[0, 1, 1, 0], [1, 1, 0, 1]], dtype=bool) if masked else None
-
-    def run(x, kernel, recurrent_kernel, bias, *states):
-        cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
-        sequence, final_states = fused_recurrence(cell, x, list(states), mask, return_sequences=True,
-                                                  dropout_masks=dropout_masks)
-        return tinyseq.concat([sequence.reshape(2, -1)] + final_states, axis=1)
-
-    gradcheck(run, x, *fused.get_weights(), *initial)
+    gradcheck_fused(fused, GRADCHECK_MASK if masked else None, fused.cell.draw_dropout_masks(2))
 
 
 @pytest.mark.parametrize("kind", sorted(LAYERS))

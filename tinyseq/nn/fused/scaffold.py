@@ -277,7 +277,7 @@ class WeightGradients:
             dz = np.empty((gate_count, self.CHUNK_STEPS, batch, units), dtype)
             self.buffers.append((dz, np.empty_like(dz) if steps.separate_recurrent_gradient else dz))
         self.filling = 0  # the buffer the steps write into
-        self.folding = [None, None]  # per buffer, the handle of the fold still reading it
+        self.fold = None  # the fold handed to the helper last (it reads the other buffer)
         self.d_kernel_and_bias = np.zeros(steps.kernel_and_bias.shape, dtype)
         self.d_recurrent_weights = [np.zeros(w.shape, dtype) for w in steps.recurrent_weights]
         self.d_x = np.zeros((timesteps, batch, features), dtype) if inputs_need_gradient else None
@@ -307,19 +307,16 @@ class WeightGradients:
     def wait(self):
         """Wait until no fold is running (also when the loop stops early, so that nothing reads
         the buffers once they are handed back)."""
-        for handle in self.folding:
-            if handle is not None:
-                handle.result()
+        if self.fold is not None:
+            self.fold.result()
 
     def _start_folding(self, start):
-        """Hand steps [start, chunk_end) to the helper and switch to the other buffer. The fold
-        that last read that buffer must end first (folds add into the same sums, one at a time)."""
-        other = 1 - self.filling
-        if self.folding[other] is not None:
-            self.folding[other].result()
-        self.folding[self.filling] = in_background(self._fold_chunk, start, self.chunk_end, *self.buffers[self.filling])
+        """Hand steps [start, chunk_end) to the helper and switch to the other buffer. The last
+        fold ends first: it reads that buffer, and folds add into the same sums."""
+        self.wait()
+        self.fold = in_background(self._fold_chunk, start, self.chunk_end, *self.buffers[self.filling])
         self.chunk_end = start
-        self.filling = other
+        self.filling = 1 - self.filling
 
     def _fold_chunk(self, start, end, dz, dz_recurrent):
         """Add the products of steps [start, end), whose dz fill the last slots of the buffer `dz`."""

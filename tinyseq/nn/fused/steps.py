@@ -388,10 +388,7 @@ class GRUSteps(GatedSteps):
         np.multiply(reset_gate, recurrent[2], out=self.scratch)
         candidate += self.scratch
         self.activate(candidate)
-        # h' = hh + z · (h - hh), the same as z · h + (1 - z) · hh with one multiply fewer
-        np.subtract(hidden, candidate, out=new_hidden)
-        new_hidden *= update_gate
-        new_hidden += candidate
+        blend(hidden, update_gate, candidate, out=new_hidden)
 
     def backward_step(self, t, gates, previous, d_new, d_previous, dz, dz_recurrent):
         """One GRU step back; see the class docstring for the equations."""
@@ -456,9 +453,7 @@ class OriginalGRUSteps(GatedSteps):
             reset_hidden *= self.gate_masks(slice(2, 3))[0]        # s = r · h · m_h
         candidate += np.matmul(reset_hidden, self.recurrent_kernel[2], out=self.scratch)
         self.activate(candidate)
-        np.subtract(hidden, candidate, out=new_hidden)             # h' = hh + z · (h - hh)
-        new_hidden *= update_gate
-        new_hidden += candidate
+        blend(hidden, update_gate, candidate, out=new_hidden)
 
     def backward_step(self, t, gates, previous, d_new, d_previous, dz, dz_recurrent):
         """One GRU step back; see the class docstring for the equations."""
@@ -482,6 +477,14 @@ class OriginalGRUSteps(GatedSteps):
         d_hidden_previous += d_reset_hidden
         np.multiply(d_hidden, update_gate, out=self.scratch)
         d_hidden_previous += self.scratch
+
+
+def blend(hidden, update_gate, candidate, out):
+    """h' = z · h + (1 - z) · hh, which both GRU forms share, into `out`; computed as
+    hh + z · (h - hh), one multiply fewer."""
+    np.subtract(hidden, candidate, out=out)
+    out *= update_gate
+    out += candidate
 
 
 def blend_gradients(steps, hidden, update_gate, candidate, d_hidden, d_update, d_candidate):
