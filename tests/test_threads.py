@@ -174,3 +174,11 @@ def test_the_threads_flag_sets_the_thread_count_and_refuses_a_bad_one(capsys):
     assert main(["--threads", "0", "demo"]) == 2
     assert capsys.readouterr().err.endswith(
         "tinyseq: argument --threads: must be at least 1, got 0 (see `tinyseq --help`)\n")
+
+
+def test_the_threads_flag_after_the_command_is_refused_saying_where_it_goes(capsys):
+    from tinyseq.apps.cli import main
+    assert main(["demo", "--threads", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "tinyseq demo: unrecognized arguments: --threads 1; put --threads before the command: "
+        "`tinyseq --threads N demo ...` (see `tinyseq demo --help`)\n")

@@ -68,7 +68,11 @@ def main(argv=None):
         if hasattr(args, "text") and not any(word.startswith("-") and word != "-" for word in extras):
             args.text = [*args.text, *extras]
         else:
-            print(f"{args.prog}: unrecognized arguments: {' '.join(extras)} (see `{args.prog} --help`)",
+            # --threads and --debug belong to `tinyseq` itself, before the command
+            command = args.prog.removeprefix("tinyseq ")
+            hint = next((f"; put {flag} before the command: `tinyseq {flag}{' N' * (flag == '--threads')} {command} ...`"
+                         for flag in (word.split("=")[0] for word in extras) if flag in ("--threads", "--debug")), "")
+            print(f"{args.prog}: unrecognized arguments: {' '.join(extras)}{hint} (see `{args.prog} --help`)",
                   file=sys.stderr)
             return 2
     args.argv = argv  # for commands that print how to run them again (imdb train's --resume)
